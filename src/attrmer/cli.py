@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("attrmer.datasets.prepare", "index a dataset into a manifest"),
     "predict": ("attrmer.predict", "predict the micro-expression of a video or frame folder"),
     "export": ("attrmer.export", "export the video network to TorchScript or ONNX"),
+    "sweep": ("attrmer.sweep", "queue one of the paper's experiment sets (dvc exp run --queue)"),
     "report": ("attrmer.report", "write the paper's tables and figures from experiments"),
     "check-params": ("attrmer.config_cli", "validate a params file and print it resolved"),
 }

@@ -1,0 +1,122 @@
+"""Per-epoch training checkpoints, so an interrupted run resumes where it stopped.
+
+A checkpoint holds the model and optimizer tensors and the random-number states in one
+safetensors file, and the epoch, history and a hash of the parameters in a JSON file beside it;
+no pickle. A checkpoint written under other parameters is refused, not silently resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from attrmer.io import atomic_path
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint exists but was written under different parameters."""
+
+
+def params_hash(settings: dict[str, Any]) -> str:
+    blob = json.dumps(settings, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    epoch: int  # epochs completed
+    history: list[dict[str, float]]
+    best: dict[str, Any]
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for name, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for index, entries in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    checkpoint: Checkpoint,
+    settings_hash: str,
+    best_state: dict[str, torch.Tensor] | None = None,
+) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    optim_tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+    tensors.update(optim_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.loader"] = generator.get_state()
+    for key, value in (best_state or {}).items():
+        tensors[f"best.{key}"] = value.detach().cpu().contiguous()
+    meta = {
+        "params_hash": settings_hash,
+        "epoch": checkpoint.epoch,
+        "history": checkpoint.history,
+        "best": checkpoint.best,
+        "optimizer": optim_meta,
+    }
+    # Tensors first, then the JSON that makes the checkpoint count: a kill in between leaves
+    # the previous JSON pointing at an epoch whose tensors are gone, which load refuses.
+    with atomic_path(path.with_suffix(".safetensors")) as tmp:
+        save_file(tensors, str(tmp), metadata={"epoch": str(checkpoint.epoch)})
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta) + "\n")
+
+
+def load_checkpoint(
+    path: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    settings_hash: str,
+) -> tuple[Checkpoint, dict[str, torch.Tensor] | None] | None:
+    """Restore a checkpoint into the objects given; None when there is none to resume."""
+    meta_path, tensor_path = path.with_suffix(".json"), path.with_suffix(".safetensors")
+    if not meta_path.is_file() or not tensor_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta["params_hash"] != settings_hash:
+        raise CheckpointMismatchError(
+            f"{meta_path}: written under different parameters (hash {meta['params_hash']}, now "
+            f"{settings_hash}); delete it to start afresh"
+        )
+    tensors = load_file(str(tensor_path))
+    from safetensors import safe_open
+
+    with safe_open(str(tensor_path), "pt") as handle:
+        if handle.metadata().get("epoch") != str(meta["epoch"]):
+            raise CheckpointMismatchError(f"{tensor_path}: does not match {meta_path}")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    generator.set_state(tensors["rng.loader"])
+    best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
+    return Checkpoint(meta["epoch"], meta["history"], meta["best"]), best_state

@@ -1,0 +1,153 @@
+"""What training reads: the split's rows joined to the RGB/flow stores and the sentences.
+
+`TrainingTable` turns the manifest, the attribute sentences and the stores into the folds to
+train (one for the holdout protocol, one per subject under LOSO), checking before any training
+that each fold is trainable. `ClipPairDataset` serves one fold side to a DataLoader, reading
+the HDF5 stores through `ClipStore`, which each DataLoader worker opens once.
+Not for preprocessing or for deciding the split (that is the prepare stage's job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from attrmer.manifest import read_manifest, usable
+from attrmer.preprocess.store import ClipStore
+
+
+class TrainingSetupError(ValueError):
+    """The data cannot be trained as configured (empty split, missing class, ...)."""
+
+
+@dataclass(frozen=True)
+class Fold:
+    name: str  # "holdout" or "fold<k>"
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class TrainingTable:
+    rows: pd.DataFrame  # usable clips present in both stores: key, subject, split, label, text_id
+    classes: list[str]
+    sentences: list[str]  # indexed by text_id
+    folds: list[Fold]
+    rgb_path: Path
+    flow_path: Path
+
+
+def class_names(rows: pd.DataFrame) -> list[str]:
+    """Class names in label order, from the manifest's emotion column."""
+    names = rows.groupby("label")["emotion"].first().sort_index()
+    if list(names.index) != list(range(len(names))):
+        present = ", ".join(map(str, names.index))
+        raise TrainingSetupError(
+            f"labels present in the manifest are {present}; every class of the chosen set needs "
+            "at least one usable clip (see data/interim/summary.txt)"
+        )
+    return [str(n) for n in names]
+
+
+def load_training_table(
+    manifest_path: Path,
+    rgb_path: Path,
+    flow_path: Path,
+    attributes_path: Path | None,
+    *,
+    protocol: str,
+    batch_size: int,
+) -> TrainingTable:
+    manifest = usable(read_manifest(manifest_path))
+    with ClipStore(rgb_path) as rgb, ClipStore(flow_path) as flow:
+        in_stores = set(rgb.keys) & set(flow.keys)
+    rows = manifest[manifest["key"].isin(in_stores)].reset_index(drop=True)
+    if rows.empty:
+        raise TrainingSetupError(
+            f"no usable clip of {manifest_path} is in both {rgb_path} and {flow_path}"
+        )
+    if attributes_path is not None:
+        attributes = pd.read_csv(attributes_path, keep_default_na=False, dtype={"key": str})
+        missing = set(rows["key"]) - set(attributes["key"])
+        if missing:
+            raise TrainingSetupError(
+                f"{attributes_path}: no sentence for {len(missing)} clips, "
+                f"e.g. {sorted(missing)[0]!r}"
+            )
+        rows = rows.merge(attributes[["key", "sentence", "text_id"]], on="key", how="left")
+        sentences_by_id = attributes.drop_duplicates("text_id").set_index("text_id")["sentence"]
+        n_texts = int(attributes["text_id"].max()) + 1
+        sentences = [str(sentences_by_id.get(i, "")) for i in range(n_texts)]
+    else:
+        rows = rows.assign(sentence="", text_id=0)
+        sentences = [""]
+    classes = class_names(rows)
+    folds = _folds(rows, protocol)
+    for fold in folds:
+        _check_fold(fold, classes, batch_size)
+    return TrainingTable(rows, classes, sentences, folds, Path(rgb_path), Path(flow_path))
+
+
+def _folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:
+    if protocol == "holdout":
+        sides = {side: rows[rows["split"] == side].reset_index(drop=True)
+                 for side in ("train", "val", "test")}
+        return [Fold("holdout", sides["train"], sides["val"], sides["test"])]
+    names = sorted({s for s in rows["split"] if s.startswith("fold")}, key=lambda s: int(s[4:]))
+    if not names:
+        raise TrainingSetupError("split.protocol is loso but the manifest has no fold<k> rows; "
+                                 "re-run the prepare stage")
+    empty = rows.iloc[0:0]
+    return [
+        Fold(name, rows[rows["split"] != name].reset_index(drop=True), empty,
+             rows[rows["split"] == name].reset_index(drop=True))
+        for name in names
+    ]
+
+
+def _check_fold(fold: Fold, classes: list[str], batch_size: int) -> None:
+    where = f"split {fold.name}"
+    if fold.train.empty:
+        raise TrainingSetupError(f"{where}: the training side is empty")
+    if fold.test.empty:
+        raise TrainingSetupError(f"{where}: the test side is empty")
+    if batch_size > len(fold.train):
+        raise TrainingSetupError(
+            f"train.batch_size: {batch_size} is larger than the {len(fold.train)} training clips "
+            f"of {where}"
+        )
+    counts = fold.train["label"].value_counts()
+    absent = [name for i, name in enumerate(classes) if counts.get(i, 0) == 0]
+    if absent:
+        raise TrainingSetupError(
+            f"{where}: no training clip of class {', '.join(absent)}; choose another split.seed "
+            "or class set"
+        )
+
+
+class ClipPairDataset(Dataset):
+    """(rgb uint8 (3,T,H,W), flow float16 (2,T,H,W), label, text_id) per clip of `rows`."""
+
+    def __init__(self, rows: pd.DataFrame, rgb_path: Path, flow_path: Path) -> None:
+        self.keys = list(rows["key"])
+        self.labels = torch.as_tensor(rows["label"].to_numpy(np.int64))
+        self.text_ids = torch.as_tensor(rows["text_id"].to_numpy(np.int64))
+        # Stores open lazily: each DataLoader worker gets its own handle on first read.
+        self.rgb = ClipStore(rgb_path)
+        self.flow = ClipStore(flow_path)
+        self._rgb_index = [self.rgb.index_of(k) for k in self.keys]
+        self._flow_index = [self.flow.index_of(k) for k in self.keys]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        rgb = torch.from_numpy(np.ascontiguousarray(self.rgb.read(self._rgb_index[i])))
+        flow = torch.from_numpy(np.ascontiguousarray(self.flow.read(self._flow_index[i])))
+        return rgb, flow, self.labels[i], self.text_ids[i]

@@ -1,0 +1,384 @@
+"""The training loop: one seed of the paper's joint video + attribute training.
+
+`train_seed` trains every fold of the split (one under holdout, one per subject under LOSO),
+predicts the test side of each and writes the model, the predictions and the seed's metrics.
+Model selection never looks at test subjects: the reported model is the last epoch's, or the
+best epoch on a validation split carved from the training subjects.
+Not for aggregating seeds (see attrmer.evaluate) or for inference on new footage (predict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from attrmer.config import Params
+from attrmer.io import atomic_path, write_json
+from attrmer.model import AttributeNet, JointLoss, VideoNet
+from attrmer.model.inputs import prepare_flow, prepare_rgb
+from attrmer.modelfile import save_model_dir
+from attrmer.train.checkpoint import Checkpoint, load_checkpoint, params_hash, save_checkpoint
+from attrmer.train.data import ClipPairDataset, Fold, TrainingTable, load_training_table
+from attrmer.train.distributed import DistributedContext
+
+log = logging.getLogger(__name__)
+
+
+class JointModel(nn.Module):
+    """The video network and, unless ablated, the attribute branch, trained as one module."""
+
+    def __init__(self, video: VideoNet, attributes: AttributeNet | None) -> None:
+        super().__init__()
+        self.video = video
+        self.attributes = attributes
+
+    def forward(self, rgb, flow, input_ids=None, attention_mask=None):
+        video_logits, z_m = self.video(rgb, flow)
+        if self.attributes is None:
+            return video_logits, z_m, None, None
+        text_logits, z_a = self.attributes(input_ids, attention_mask)
+        return video_logits, z_m, text_logits, z_a
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How the hardware is used: device, autocast dtype, memory format."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+
+    @classmethod
+    def choose(cls, params: Params, device: torch.device | None = None) -> Runtime:
+        device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = None
+        if params.train.amp == "auto" and bf16_supported(device):
+            dtype = torch.bfloat16
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        return cls(device, dtype, params.train.channels_last)
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.to(self.device, non_blocking=True)
+        if self.channels_last and tensor.dim() == 5:
+            tensor = tensor.contiguous(memory_format=torch.channels_last_3d)
+        return tensor
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast pays only where the hardware computes bf16 natively."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    capability = torch.backends.cpu.get_cpu_capability()
+    return capability in ("AVX512", "AMX") and _cpu_has_bf16()
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def training_settings(params: Params, seed: int) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: everything but the list of other seeds."""
+    settings = params.to_dict()
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("seeds",)}
+    settings.pop("baselines", None)
+    settings["seed"] = seed
+    return settings
+
+
+@dataclass
+class FoldResult:
+    predictions: pd.DataFrame
+    model: VideoNet
+    selected_epoch: int
+    history: list[dict[str, float]]
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def fit_fold(
+    params: Params,
+    table: TrainingTable,
+    fold: Fold,
+    *,
+    seed: int,
+    checkpoint_path: Path | None = None,
+    logger: Any = None,
+    runtime: Runtime | None = None,
+    dist: DistributedContext | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    progress: bool = True,
+) -> FoldResult:
+    """Train one fold from scratch (or from its checkpoint) and predict its test side."""
+    dist = dist or DistributedContext.single()
+    runtime = runtime or Runtime.choose(params, dist.device)
+    cfg = params.train
+    torch.manual_seed(seed)
+    num_classes = len(table.classes)
+    video = VideoNet.from_config(params.model, num_classes=num_classes)
+    attributes = (
+        AttributeNet.from_config(params.model, num_classes=num_classes)
+        if cfg.attribute_branch else None
+    )
+    model = JointModel(video, attributes).to(runtime.device)
+    if runtime.channels_last:
+        model.video.to(memory_format=torch.channels_last_3d)
+    tokens = None
+    if attributes is not None:
+        tokens = {k: v.to(runtime.device) for k, v in attributes.tokenize(table.sentences).items()}
+    loss_fn = JointLoss(cfg.alpha, tau=cfg.tau, mask_same_text=cfg.mask_same_text,
+                        attribute_branch=cfg.attribute_branch)
+    groups = [{"params": model.video.parameters(), "lr": cfg.lr}]
+    if attributes is not None:
+        groups.append({"params": attributes.parameters(), "lr": cfg.lr * cfg.text_lr_scale})
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = dist.wrap(model)
+
+    generator = torch.Generator().manual_seed(seed)
+    train_set = ClipPairDataset(fold.train, table.rgb_path, table.flow_path)
+    sampler = None
+    if dist.world_size > 1:
+        sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
+                                     shuffle=True, seed=seed, drop_last=False)
+    per_rank_batch = max(1, cfg.batch_size // dist.world_size)
+    loader = DataLoader(
+        train_set, batch_size=per_rank_batch, shuffle=sampler is None, sampler=sampler,
+        generator=generator if sampler is None else None, num_workers=cfg.num_workers,
+        persistent_workers=cfg.num_workers > 0, pin_memory=runtime.device.type == "cuda",
+        drop_last=len(train_set) > per_rank_batch and len(train_set) % per_rank_batch == 1,
+    )
+
+    settings = training_settings(params, seed) | {"fold": fold.name, "world": dist.world_size}
+    settings_hash = params_hash(settings)
+    state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
+    best_state: dict[str, torch.Tensor] | None = None
+    if checkpoint_path is not None:
+        restored = load_checkpoint(checkpoint_path, model=model, optimizer=optimizer,
+                                   generator=generator, settings_hash=settings_hash)
+        if restored is not None:
+            state, best_state = restored
+            log.info("resuming %s from epoch %d", fold.name, state.epoch)
+
+    bound, size = params.flow.bound, params.model.input_size
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        model.train()
+        sums = {"loss": 0.0, "video_ce": 0.0, "text_ce": 0.0, "contrastive": 0.0, "correct": 0}
+        seen = 0
+        bar = tqdm(loader, desc=f"{fold.name} epoch {epoch}/{cfg.epochs}", leave=False,
+                   disable=not progress or not dist.is_main, unit="batch")
+        for rgb, flow, labels, text_ids in bar:
+            rgb = runtime.to_device(prepare_rgb(rgb, size))
+            flow = runtime.to_device(prepare_flow(flow.float(), bound, size))
+            labels = labels.to(runtime.device)
+            text_ids = text_ids.to(runtime.device)
+            extra = {}
+            if tokens is not None:
+                extra = {"input_ids": tokens["input_ids"][text_ids],
+                         "attention_mask": tokens["attention_mask"][text_ids]}
+            with runtime.autocast():
+                video_logits, z_m, text_logits, z_a = trained(rgb, flow, **extra)
+            terms = loss_fn(video_logits.float(), labels, z_m.float(),
+                            None if text_logits is None else text_logits.float(),
+                            None if z_a is None else z_a.float(), text_ids)
+            optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            optimizer.step()
+            n = len(labels)
+            seen += n
+            sums["loss"] += terms.total.item() * n
+            sums["video_ce"] += terms.video_ce.item() * n
+            sums["text_ce"] += terms.text_ce.item() * n
+            sums["contrastive"] += terms.contrastive.item() * n
+            sums["correct"] += int((video_logits.argmax(1) == labels).sum())
+            bar.set_postfix(loss=f"{terms.total.item():.3f}")
+        record = {k: v / max(seen, 1) for k, v in sums.items() if k != "correct"}
+        record["train_accuracy"] = sums["correct"] / max(seen, 1)
+        record["epoch"] = epoch
+        if dist.is_main:
+            # Test accuracy is logged for the training curves only; it never selects anything.
+            record["test_accuracy"] = _accuracy(predict_rows(model.video, table, fold.test,
+                                                             params, runtime))
+            if not fold.val.empty:
+                record["val_accuracy"] = _accuracy(predict_rows(model.video, table, fold.val,
+                                                                params, runtime))
+                if record["val_accuracy"] > state.best["score"]:
+                    state.best = {"epoch": epoch, "score": record["val_accuracy"]}
+                    best_state = copy.deepcopy(model.video.state_dict())
+        state.history.append(record)
+        state.epoch = epoch
+        if logger is not None and dist.is_main:
+            logger(fold.name, record)
+        if checkpoint_path is not None and dist.is_main:
+            save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generator=generator,
+                            checkpoint=state, settings_hash=settings_hash, best_state=best_state)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+
+    selected = cfg.epochs
+    if not fold.val.empty and best_state is not None:
+        model.video.load_state_dict(best_state)
+        selected = int(state.best["epoch"])
+    predictions = predict_rows(model.video, table, fold.test, params, runtime) if dist.is_main \
+        else pd.DataFrame()
+    if not predictions.empty:
+        predictions.insert(2, "fold", fold.name)
+    return FoldResult(predictions, model.video, selected, state.history)
+
+
+def _accuracy(predictions: pd.DataFrame) -> float:
+    if predictions.empty:
+        return 0.0
+    return float((predictions["y_true"] == predictions["y_pred"]).mean())
+
+
+@torch.no_grad()
+def predict_rows(video: VideoNet, table: TrainingTable, rows: pd.DataFrame, params: Params,
+                 runtime: Runtime, batch_size: int = 16) -> pd.DataFrame:
+    """Class probabilities of the video network for `rows` (no text model involved)."""
+    was_training = video.training
+    video.eval()
+    dataset = ClipPairDataset(rows, table.rgb_path, table.flow_path)
+    probabilities = []
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        rgb = runtime.to_device(prepare_rgb(torch.stack([x[0] for x in items]),
+                                            params.model.input_size))
+        flow = runtime.to_device(prepare_flow(torch.stack([x[1] for x in items]).float(),
+                                              params.flow.bound, params.model.input_size))
+        with runtime.autocast():
+            logits, _ = video(rgb, flow)
+        probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    video.train(was_training)
+    probs = np.concatenate(probabilities) if probabilities else np.zeros((0, len(table.classes)))
+    frame = pd.DataFrame({
+        "key": list(rows["key"]),
+        "subject": list(rows["subject"]),
+        "y_true": rows["label"].to_numpy(np.int64),
+        "y_pred": probs.argmax(1) if len(probs) else np.zeros(0, np.int64),
+    })
+    for i, name in enumerate(table.classes):
+        frame[f"prob_{name}"] = probs[:, i] if len(probs) else []
+    return frame
+
+
+@dataclass(frozen=True)
+class SeedPaths:
+    manifest: Path
+    rgb: Path
+    flow: Path
+    attributes: Path
+    model_dir: Path
+    metrics_dir: Path
+    checkpoint_dir: Path
+    live_dir: Path
+
+    @classmethod
+    def defaults(cls, seed: int, root: Path = Path(".")) -> SeedPaths:
+        return cls(
+            manifest=root / "data/interim/manifest.csv",
+            rgb=root / "data/processed/rgb.h5",
+            flow=root / "data/processed/flow.h5",
+            attributes=root / "data/processed/attributes.csv",
+            model_dir=root / f"models/seed_{seed}",
+            metrics_dir=root / "metrics/seeds",
+            checkpoint_dir=root / f"checkpoints/seed_{seed}",
+            live_dir=root / f"dvclive/seed_{seed}",
+        )
+
+
+def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = True,
+               dist: DistributedContext | None = None) -> dict[str, Any]:
+    """Train all folds of one seed; write model, predictions and metrics; return the metrics."""
+    from attrmer.evaluate.metrics import accuracy, uar, uf1
+
+    dist = dist or DistributedContext.single()
+    table = load_training_table(
+        paths.manifest, paths.rgb, paths.flow,
+        paths.attributes if params.train.attribute_branch else None,
+        protocol=params.split.protocol, batch_size=params.train.batch_size,
+    )
+    runtime = Runtime.choose(params, dist.device)
+    live = _Live(paths.live_dir) if dist.is_main else None
+    results = []
+    for fold in table.folds:
+        paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        results.append(fit_fold(
+            params, table, fold, seed=seed, runtime=runtime, dist=dist, progress=progress,
+            checkpoint_path=paths.checkpoint_dir / fold.name if params.train.checkpoint else None,
+            logger=live.log if live else None,
+        ))
+    if not dist.is_main:
+        return {}
+    live.close()
+    predictions = pd.concat([r.predictions for r in results], ignore_index=True)
+    y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
+    labels = list(range(len(table.classes)))
+    metrics = {
+        "seed": seed,
+        "accuracy": accuracy(y_true, y_pred),
+        "uf1": uf1(y_true, y_pred, labels),
+        "uar": uar(y_true, y_pred, labels),
+        "n_train": len(table.folds[0].train),
+        "n_test": len(predictions),
+        "epochs": params.train.epochs,
+        "selected_epoch": results[-1].selected_epoch,
+    }
+    final = results[-1]
+    save_model_dir(
+        paths.model_dir, final.model, params=params, classes=table.classes,
+        extra={"seed": seed, "fold": table.folds[-1].name, "protocol": params.split.protocol,
+               "selected_epoch": final.selected_epoch,
+               "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
+               "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"])))},
+    )
+    paths.metrics_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(paths.metrics_dir / f"seed_{seed}_predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False, float_format="%.6f")
+    write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
+    return metrics
+
+
+class _Live:
+    """Per-epoch curves through DVCLive (one folder per seed), for `dvc plots show`."""
+
+    def __init__(self, directory: Path) -> None:
+        from dvclive import Live
+
+        os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
+        self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+        self.folds: dict[str, int] = {}
+
+    def log(self, fold: str, record: dict[str, float]) -> None:
+        prefix = "" if fold == "holdout" else f"{fold}/"
+        for name, value in record.items():
+            if name != "epoch":
+                self.live.log_metric(f"{prefix}{name}", float(value), plot=True)
+        self.live.next_step()
+
+    def close(self) -> None:
+        self.live.end()
