@@ -32,12 +32,17 @@ class DataConfig:
     # Which adapter reads `root`: one of DATASETS.
     name: str = "synthetic"
     # Where the dataset lies as delivered (for `synthetic`: where the corpus is rendered).
-    root: str = "data/raw/synthetic"
+    root: str = "data/interim/synthetic"
     # A class-set name from `attrmer/datasets/class_sets.yaml` ("paper", "megc2019", "all")
     # or an explicit list of emotion names.
     classes: str | list[str] = "paper"
+    # Clips longer than this (onset to offset) are marked failed: no micro-expression lasts
+    # seconds, and such rows are annotation errors (CAS(ME)^3 has clips of 700+ frames).
+    max_clip_seconds: float = 5.0
 
     def validate(self) -> None:
+        if self.max_clip_seconds <= 0:
+            raise ConfigError("data.max_clip_seconds: must be positive")
         if self.name not in DATASETS:
             raise ConfigError(f"data.name: {self.name!r} is not one of {', '.join(DATASETS)}")
         if isinstance(self.classes, list) and len(self.classes) < 2:

@@ -8,6 +8,8 @@ cannot read is kept with a flag, never dropped. The names feed the attribute sen
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import asdict, dataclass
 
 # Ekman & Friesen's FACS names (DESIGN.md §4). The paper's table spells 6 and 13 "Check".
@@ -64,3 +66,93 @@ def aus_from_json(text: str) -> list[ActionUnit]:
     if not text:
         return []
     return [ActionUnit(**item) for item in json.loads(text)]
+
+
+# How a sheet writes one AU token, once upper-cased and stripped:
+#   optional "AU", an optional letter before the number, the number, up to two letters after it,
+#   and an optional "?" for a coder's doubt. `ref(...)` wraps a token the coder marked as a
+#   reference movement (SAMM); it is unwrapped first.
+_TOKEN = re.compile(r"^(?:AU)?([A-Z]?)(\d+)([A-Z]{0,2})(\?)?$")
+_REFERENCE = re.compile(r"^REF\((.*)\)$")
+# Cells separate tokens with "+" (all four datasets); commas and spaces turn up in hand edits.
+_SEPARATORS = re.compile(r"[+,;\s]+")
+# Letters that stand before the number as a side: L/R (left/right), B/U (bilateral/unilateral)
+# and T (top lip: CAS(ME)^3 writes T18, T24, T28).
+_SIDE_PREFIXES = frozenset("LRBUT")
+_SIDE_SUFFIXES = frozenset("LR")
+_INTENSITIES = frozenset(INTENSITY_WORDS)
+# Cells that mean "no AU coded".
+_EMPTY_CELLS = frozenset({"", "/", "-", "NAN", "NONE", "N/A", "NA"})
+
+
+def parse_action_units(cell: object) -> list[ActionUnit]:
+    """Parse one AU cell of an annotation sheet into `ActionUnit` tokens, in the order written.
+
+    Reading conventions (FACS, and the way the CASME II, SAMM, MMEW and CAS(ME)^3 coders write):
+    - a letter *before* the number is a side: `R12`, `L14`, `B23`, `U4`, `T28` (top lip);
+    - a letter *after* the number is an intensity A-E (`7C`, `5B`: B after a number is
+      intensity "slight", never "bilateral"), except L/R, which MMEW writes as a side suffix
+      (`12L`, `4R`); both may follow in either order (`12LC`, `12CL`);
+    - any other letter before the number (SAMM's `A12B`) keeps the number and the intensity
+      and is flagged "unknown-prefix";
+    - `ref(L10)` is read like `L10` and flagged "reference";
+    - a trailing `?` (or a cell or token of `?` alone) is flagged "uncertain";
+    - an AU number without a FACS name (3, 40, head and eye codes 51+) is flagged "unknown-au";
+    - anything else is kept whole with number None and flag "unparsed".
+    Blank cells, None, NaN and `/` give an empty list. Numeric cells (pandas reads `12` as 12 or
+    12.0) are read as that AU.
+    """
+    text = _cell_text(cell)
+    if text is None:
+        return []
+    return [_parse_token(token) for token in _SEPARATORS.split(text) if token and token != "/"]
+
+
+def _cell_text(cell: object) -> str | None:
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        return str(cell)
+    if isinstance(cell, int):
+        return str(cell)
+    if isinstance(cell, float):
+        if math.isnan(cell):
+            return None
+        return str(int(cell)) if cell.is_integer() else repr(cell)
+    text = str(cell).strip()
+    return None if text.upper() in _EMPTY_CELLS else text
+
+
+def _parse_token(raw: str) -> ActionUnit:
+    token = raw.upper()
+    flag = ""
+    reference = _REFERENCE.match(token)
+    if reference:
+        token = reference.group(1).strip()
+        flag = "reference"
+    if token == "?":
+        return ActionUnit(number=None, raw=raw, flag="uncertain")
+    match = _TOKEN.match(token)
+    if not match:
+        return ActionUnit(number=None, raw=raw, flag="unparsed")
+    prefix, digits, suffix, doubt = match.groups()
+    side: str | None = None
+    intensity: str | None = None
+    if prefix in _SIDE_PREFIXES:
+        side = prefix
+    elif prefix:
+        flag = flag or "unknown-prefix"
+    for letter in suffix:
+        if letter in _SIDE_SUFFIXES and side is None:
+            side = letter
+        elif letter in _INTENSITIES and intensity is None:
+            intensity = letter
+        else:
+            # A second side, a second intensity or a letter that is neither: not a form we know.
+            return ActionUnit(number=None, raw=raw, flag="unparsed")
+    number = int(digits)
+    if doubt:
+        flag = flag or "uncertain"
+    if number not in FACS_NAMES:
+        flag = flag or "unknown-au"
+    return ActionUnit(number=number, side=side, intensity=intensity, raw=raw, flag=flag)

@@ -1,0 +1,31 @@
+"""Dataset adapters: each micro-expression dataset, read as delivered, into one manifest.
+
+`get_adapter(name, root)` returns the reader for data.name; `prepare_dataset` (in
+`attrmer.datasets.prepare`) turns it into data/interim/manifest.csv. Importing this package
+registers every adapter.
+"""
+
+from attrmer.datasets import casme2, casme3, mmew, samm, synthetic  # noqa: F401  (registration)
+from attrmer.datasets.base import (
+    ADAPTERS,
+    ClipRecord,
+    DatasetAdapter,
+    DatasetError,
+    Located,
+    get_adapter,
+)
+from attrmer.datasets.classes import ClassSet, resolve_class_set
+from attrmer.datasets.splits import loso_folds, subject_independent_split
+
+__all__ = [
+    "ADAPTERS",
+    "ClassSet",
+    "ClipRecord",
+    "DatasetAdapter",
+    "DatasetError",
+    "Located",
+    "get_adapter",
+    "loso_folds",
+    "resolve_class_set",
+    "subject_independent_split",
+]

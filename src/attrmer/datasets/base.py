@@ -1,0 +1,375 @@
+"""The adapter interface every dataset reader implements, and the registry that picks one.
+
+An adapter knows one dataset as its authors deliver it: where the annotation sheet and the frame
+folders lie under `data.root`, which columns the sheet has and on which row its header sits, and
+how a sheet row names its frames. It turns the sheet into `ClipRecord`s, one per sheet row,
+untouched by any judgement. Deciding what is usable (annotation rules, frames on disk), which
+class a clip belongs to and which split it goes to is not an adapter's job; see
+`attrmer.datasets.rules`, `.classes`, `.splits` and `.prepare`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+# How many rows at the top of a sheet are searched for a header that is not where it should be
+# (only to say where it is in the error message).
+_HEADER_SEARCH_ROWS = 40
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be read as delivered; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One sheet row, read but not judged.
+
+    onset/apex/offset are the cells as the sheet has them (int, float, str such as "/", or None);
+    the rules decide what they mean. frame_dir and frame_pattern say where the frames would be;
+    whether they are there is checked later.
+    """
+
+    subject: str
+    clip: str
+    onset: Any
+    apex: Any
+    offset: Any
+    action_units: str
+    emotion: str
+    frame_dir: Path
+    frame_pattern: str
+    sheet_row: int  # 1-based row number in the sheet, for messages
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a dataset's pieces were found under `root`."""
+
+    sheet: Path
+    # The folder the frame layout starts from; None when no frame folder was found (the sheet
+    # can still be read, every clip then fails with "frames missing").
+    frames_root: Path | None
+    # Names of the frame folders looked for, for messages when frames_root is None.
+    frames_expected: tuple[str, ...] = ()
+
+
+class DatasetAdapter(ABC):
+    """Reads one dataset as delivered. Subclasses fill in the class attributes and `_records`."""
+
+    # Registry name (data.name) and the value of the manifest's `dataset` column.
+    name: ClassVar[str]
+    # Which entry of class_sets.yaml holds this dataset's class sets.
+    class_sets_key: ClassVar[str]
+    # Frame rate of the recordings, for the clip-length rule (an instance may override it).
+    fps: float
+    # Glob patterns (case-insensitive) of the annotation sheet's file name.
+    sheet_patterns: ClassVar[tuple[str, ...]]
+    # Worksheet to read: a name, or None for the first one.
+    worksheet: ClassVar[str | None] = None
+    # 0-based row of the column header in the official file.
+    header_row: ClassVar[int] = 0
+    # Columns the sheet must have, as written in the official file.
+    required_columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, root: str | Path, *, fps: float | None = None) -> None:
+        self.root = Path(root)
+        if fps is not None:
+            self.fps = fps
+        self._located: Located | None = None
+
+    # -- the interface -----------------------------------------------------------------------
+
+    @property
+    def located(self) -> Located:
+        if self._located is None:
+            self._located = self.locate(self.root)
+        return self._located
+
+    def locate(self, root: Path) -> Located:
+        """Find the sheet and the frame folder under `root` (or `root` is the sheet itself)."""
+        return Located(
+            sheet=find_sheet(root, self.sheet_patterns, self.name),
+            frames_root=self._find_frames_root(root if root.is_dir() else root.parent),
+            frames_expected=self._frames_expected(),
+        )
+
+    def read_sheet(self) -> pd.DataFrame:
+        """The annotation sheet as a DataFrame with the official columns, all rows kept."""
+        return read_sheet(
+            self.located.sheet,
+            worksheet=self.worksheet,
+            header_row=self.header_row,
+            required=self.required_columns,
+        )
+
+    def rows(self) -> list[ClipRecord]:
+        """One `ClipRecord` per sheet row, in sheet order."""
+        sheet = self.read_sheet()
+        frames_root = self.located.frames_root
+        if frames_root is None:
+            # Keep the paths the layout would give under root, so the manifest shows them.
+            frames_root = self.root.parent if self.root.is_file() else self.root
+        return list(self._records(sheet, frames_root))
+
+    # -- what a dataset fills in -------------------------------------------------------------
+
+    @abstractmethod
+    def _records(self, sheet: pd.DataFrame, frames_root: Path) -> Iterator[ClipRecord]:
+        """Turn the sheet's rows into records, frame paths under `frames_root`."""
+
+    @abstractmethod
+    def _find_frames_root(self, root: Path) -> Path | None:
+        """The folder the dataset's frame layout starts from, or None."""
+
+    @abstractmethod
+    def _frames_expected(self) -> tuple[str, ...]:
+        """The frame folder names this dataset is delivered with (for messages)."""
+
+
+# -- registry --------------------------------------------------------------------------------
+
+ADAPTERS: dict[str, type[DatasetAdapter]] = {}
+
+
+def register(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
+    """Class decorator: make an adapter available under its `name`."""
+    if cls.name in ADAPTERS:
+        raise ValueError(f"two dataset adapters are named {cls.name!r}")
+    ADAPTERS[cls.name] = cls
+    return cls
+
+
+def get_adapter(name: str, root: str | Path, **kwargs: Any) -> DatasetAdapter:
+    """The adapter registered as `name`, reading `root`."""
+    try:
+        cls = ADAPTERS[name]
+    except KeyError:
+        known = ", ".join(sorted(ADAPTERS))
+        raise DatasetError(f"unknown dataset {name!r} (known: {known})") from None
+    return cls(root, **kwargs)
+
+
+# -- helpers the adapters share -----------------------------------------------------------------
+
+
+def find_sheet(root: Path, patterns: tuple[str, ...], dataset: str) -> Path:
+    """The one annotation sheet under `root` (searched two folder levels deep), or `root` itself
+    when it is a file. Several matches or none are errors listing what was found."""
+    if root.is_file():
+        return root
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder (data.root for dataset {dataset!r})")
+    candidates = sorted(
+        path for path in _walk(root, depth=2)
+        if path.is_file() and _matches(path.name, patterns)
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    expected = " or ".join(patterns)
+    if not candidates:
+        found = sorted(p.name for p in _walk(root, depth=2) if _is_sheet_name(p.name))
+        listing = ", ".join(found) if found else "no spreadsheet at all"
+        raise DatasetError(
+            f"{root}: no {dataset} annotation sheet found (expected a file named {expected}; "
+            f"found {listing})"
+        )
+    listing = ", ".join(str(p.relative_to(root)) for p in candidates)
+    raise DatasetError(
+        f"{root}: several {dataset} annotation sheets ({listing}); set data.root to the one "
+        "sheet file to use, beside its frame folders"
+    )
+
+
+def read_sheet(
+    path: Path, *, worksheet: str | None, header_row: int, required: tuple[str, ...]
+) -> pd.DataFrame:
+    """Read a sheet whose column header sits on `header_row` (0-based) and check its columns.
+
+    The header must be where the official file has it; a header found elsewhere, a missing
+    column or a file that is not a readable spreadsheet are errors naming the file.
+    """
+    try:
+        book = pd.ExcelFile(path)
+    except Exception as exc:  # pandas raises many types for a damaged or foreign file
+        raise DatasetError(f"{path}: cannot read it as a spreadsheet ({_describe(exc)})") from exc
+    with book:
+        if worksheet is None:
+            sheet_name: str | int = 0
+        else:
+            names = {str(n).strip().lower(): n for n in book.sheet_names}
+            if worksheet.lower() not in names:
+                raise DatasetError(
+                    f"{path}: no worksheet {worksheet!r} (found: {', '.join(book.sheet_names)})"
+                )
+            sheet_name = names[worksheet.lower()]
+        try:
+            grid = pd.read_excel(book, sheet_name=sheet_name, header=None, dtype=object)
+        except Exception as exc:
+            raise DatasetError(f"{path}: cannot read the worksheet ({_describe(exc)})") from exc
+    where = f"{path}" + (f" [{worksheet}]" if worksheet else "")
+    if grid.empty:
+        raise DatasetError(f"{where}: the worksheet is empty")
+
+    def header_cells(row: int) -> list[str]:
+        return [_header_name(v) for v in grid.iloc[row].tolist()]
+
+    def holds_header(row: int) -> bool:
+        cells = {c.lower() for c in header_cells(row)}
+        return all(col.lower() in cells for col in required)
+
+    if header_row >= len(grid) or not holds_header(header_row):
+        found_at = next(
+            (r for r in range(min(len(grid), _HEADER_SEARCH_ROWS)) if holds_header(r)), None
+        )
+        expected = ", ".join(required)
+        if found_at is not None:
+            raise DatasetError(
+                f"{where}: wrong header row: the official layout has the column header on row "
+                f"{header_row + 1}, this file has it on row {found_at + 1}; use the sheet as "
+                "delivered"
+            )
+        if header_row < len(grid):
+            present = [c for c in header_cells(header_row) if c]
+            missing = [c for c in required if c.lower() not in {p.lower() for p in present}]
+            raise DatasetError(
+                f"{where}: missing columns {', '.join(missing)} in the header on row "
+                f"{header_row + 1} (expected {expected}; found {', '.join(present) or 'nothing'})"
+            )
+        raise DatasetError(
+            f"{where}: the sheet has {len(grid)} rows, fewer than the header row "
+            f"{header_row + 1} of the official layout"
+        )
+    columns = _unique_names(header_cells(header_row))
+    body = grid.iloc[header_row + 1:].copy()
+    body.columns = columns
+    # Canonical spelling of the required columns, whatever their case in this file.
+    lookup = {c.lower(): c for c in required}
+    body = body.rename(columns={c: lookup[c.lower()] for c in columns if c.lower() in lookup})
+    # 1-based sheet row of each body row, kept for messages.
+    body.insert(0, "_sheet_row", range(header_row + 2, header_row + 2 + len(body)))
+    # Trailing rows with nothing in the required columns are formatting leftovers, not clips.
+    filled = body[list(required)].map(lambda v: not is_blank(v)).any(axis=1)
+    body = body[filled].reset_index(drop=True)
+    if body.empty:
+        raise DatasetError(f"{where}: the sheet has a header but no annotated rows")
+    return body
+
+
+def is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:  # NaN
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: blank -> "", 12.0 -> "12", strings stripped."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cell_int(value: Any) -> int | None:
+    """An integer cell (12, 12.0, "12"), or None when it is not one."""
+    if is_blank(value) or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if re.fullmatch(r"[+-]?\d+\.0*", text):
+        return int(float(text))
+    return None
+
+
+def find_dir(root: Path, accept: Callable[[Path], bool], depth: int = 3) -> Path | None:
+    """The shallowest folder under `root` (root included) that `accept` takes, or None."""
+    if not root.is_dir():
+        return None
+    if accept(root):
+        return root
+    frontier = [root]
+    for _ in range(depth):
+        next_frontier = []
+        for folder in frontier:
+            try:
+                children = sorted(p for p in folder.iterdir() if p.is_dir())
+            except OSError:
+                continue
+            for child in children:
+                if accept(child):
+                    return child
+            next_frontier.extend(children)
+        frontier = next_frontier
+    return None
+
+
+def subdirs(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
+def _walk(root: Path, depth: int) -> Iterator[Path]:
+    frontier = [root]
+    for _ in range(depth + 1):
+        next_frontier = []
+        for folder in frontier:
+            try:
+                children = sorted(folder.iterdir())
+            except OSError:
+                continue
+            for child in children:
+                yield child
+                if child.is_dir() and not child.name.startswith("."):
+                    next_frontier.append(child)
+        frontier = next_frontier
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns) and not name.startswith(
+        ("~$", ".")  # Excel's lock files and hidden files
+    )
+
+
+def _is_sheet_name(name: str) -> bool:
+    return name.lower().endswith((".xlsx", ".xls", ".xlsm", ".csv")) and not name.startswith("~$")
+
+
+def _header_name(value: Any) -> str:
+    return "" if is_blank(value) else str(value).strip()
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        name = name or f"_blank{i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

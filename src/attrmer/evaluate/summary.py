@@ -1,0 +1,260 @@
+"""The five-seed summary: per-seed prediction files in, one JSON tree of scalars out.
+
+Every training seed (and every baseline) writes one predictions CSV — ``key, subject, fold,
+y_true, y_pred, prob_<class>...`` with the class columns in class-index order — and this module
+recomputes all metrics from those files, which are the source of truth (a seed's own JSON is
+informational only). For each seed it scores accuracy, UF1 and UAR over all of that seed's
+predictions; under LOSO these are the pooled predictions of every fold, the MEGC convention.
+Across seeds it reports the mean and the *sample* standard deviation (ddof = 1), which is what
+"mean ± std over five runs" means in the papers we compare with; a single seed has std 0.
+
+The summary holds scalar leaves only, so `dvc metrics show/diff` and `dvc exp show` print it::
+
+    accuracy.mean, accuracy.std, uf1.mean, uf1.std, uar.mean, uar.std,
+    recall.<class>.mean, n_seeds, n_test, n_folds, n_classes
+
+Accuracy, UF1 and UAR are fractions in [0, 1]; the report turns them into percent. A class with
+no test sample in any seed has no recall and no ``recall.<class>`` key.
+
+Beside the summary it writes the confusion data for `dvc plots` (template ``confusion``: one row
+per prediction of every seed with ``actual`` and ``predicted`` class names) and a PNG of the
+confusion matrix summed over seeds. Not for training or for the paper's tables (`attrmer.report`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from attrmer.config import Params
+from attrmer.evaluate.metrics import accuracy, confusion_matrix, per_class_recall, uar, uf1
+from attrmer.io import atomic_path, write_json
+
+REQUIRED_COLUMNS = ("key", "subject", "fold", "y_true", "y_pred")
+PROBABILITY_PREFIX = "prob_"
+HOLDOUT_FOLD = "holdout"
+DATASET_LABELS = {
+    "synthetic": "built-in synthetic data",
+    "casme2": "CASME II",
+    "mmew": "MMEW",
+    "samm": "SAMM",
+    "casme3": "CAS(ME)^3",
+}
+
+
+@dataclass(frozen=True)
+class SeedPredictions:
+    """One run's test predictions, as read from its CSV."""
+
+    path: Path
+    classes: tuple[str, ...]
+    keys: np.ndarray
+    folds: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+
+    @property
+    def labels(self) -> list[int]:
+        return list(range(len(self.classes)))
+
+
+def read_predictions(path: str | Path) -> SeedPredictions:
+    """Read and check one predictions CSV; errors name the file, the column or the row."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"key": str, "subject": str, "fold": str})
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such predictions file") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{path}: not a readable CSV: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    classes = tuple(c[len(PROBABILITY_PREFIX):] for c in frame.columns
+                    if c.startswith(PROBABILITY_PREFIX))
+    if len(classes) < 2:
+        raise ValueError(
+            f"{path}: needs one {PROBABILITY_PREFIX}<class> column per class (at least two), "
+            f"found {len(classes)}"
+        )
+    if frame.empty:
+        raise ValueError(f"{path}: has no predictions")
+    labels = {}
+    for column in ("y_true", "y_pred"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() | (values % 1 != 0) | (values < 0) | (values >= len(classes))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{path}: row {row + 2}: {column} = {frame[column].iloc[row]} is not a class "
+                f"index in 0..{len(classes) - 1} ({', '.join(classes)})"
+            )
+        labels[column] = values.to_numpy(np.int64)
+    if frame["fold"].isna().any():
+        row = int(np.flatnonzero(frame["fold"].isna().to_numpy())[0])
+        raise ValueError(f"{path}: row {row + 2}: empty fold")
+    return SeedPredictions(
+        path=path,
+        classes=classes,
+        keys=frame["key"].to_numpy(str),
+        folds=frame["fold"].to_numpy(str),
+        y_true=labels["y_true"],
+        y_pred=labels["y_pred"],
+    )
+
+
+def _check_consistent(runs: Sequence[SeedPredictions]) -> None:
+    first = runs[0]
+    for run in runs[1:]:
+        if run.classes != first.classes:
+            raise ValueError(
+                f"{run.path}: classes ({', '.join(run.classes)}) differ from {first.path} "
+                f"({', '.join(first.classes)}); seeds of one summary must share one class set"
+            )
+        if len(run.y_true) != len(first.y_true):
+            raise ValueError(
+                f"{run.path}: {len(run.y_true)} test predictions but {first.path} has "
+                f"{len(first.y_true)}; seeds of one summary must share one test protocol"
+            )
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64)
+    std = float(np.std(array, ddof=1)) if len(array) > 1 else 0.0
+    return {"mean": round(float(np.mean(array)), 6), "std": round(std, 6)}
+
+
+def summarize_runs(prediction_csvs: Sequence[str | Path]) -> dict[str, Any]:
+    """Accuracy, UF1, UAR (mean and sample std over runs) and per-class recall, as a JSON tree."""
+    return _summarize(_read_runs(prediction_csvs))
+
+
+def _read_runs(prediction_csvs: Sequence[str | Path]) -> list[SeedPredictions]:
+    if not prediction_csvs:
+        raise ValueError("no prediction files to summarize")
+    runs = [read_predictions(p) for p in prediction_csvs]
+    _check_consistent(runs)
+    return runs
+
+
+def _summarize(runs: Sequence[SeedPredictions]) -> dict[str, Any]:
+    classes, labels = runs[0].classes, runs[0].labels
+    recalls = np.stack([per_class_recall(r.y_true, r.y_pred, labels) for r in runs])
+    recall_tree = {}
+    for name, column in zip(classes, recalls.T, strict=True):
+        seen = column[~np.isnan(column)]
+        if seen.size:
+            recall_tree[name] = {"mean": round(float(seen.mean()), 6)}
+    return {
+        "accuracy": _mean_std([accuracy(r.y_true, r.y_pred) for r in runs]),
+        "uf1": _mean_std([uf1(r.y_true, r.y_pred, labels) for r in runs]),
+        "uar": _mean_std([uar(r.y_true, r.y_pred, labels) for r in runs]),
+        "recall": recall_tree,
+        "n_seeds": len(runs),
+        "n_test": len(runs[0].y_true),
+        "n_folds": len(set(runs[0].folds)),
+        "n_classes": len(classes),
+    }
+
+
+def summed_confusion(runs: Sequence[SeedPredictions]) -> np.ndarray:
+    """The confusion matrix (rows: truth) summed over runs, in class-index order."""
+    return sum(confusion_matrix(r.y_true, r.y_pred, r.labels) for r in runs)
+
+
+def protocol_label(runs: Sequence[SeedPredictions]) -> str:
+    """"holdout" or "LOSO, k folds", read from the fold column of the predictions."""
+    folds = set(runs[0].folds)
+    if folds == {HOLDOUT_FOLD}:
+        return "holdout"
+    return f"LOSO, {len(folds)} folds pooled"
+
+
+def write_confusion_csv(runs: Sequence[SeedPredictions], path: str | Path) -> None:
+    """One ``actual,predicted`` row of class names per prediction of every run (dvc plots)."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["actual", "predicted"])
+        for run in runs:
+            names = np.asarray(run.classes)
+            writer.writerows(zip(names[run.y_true], names[run.y_pred], strict=True))
+
+
+def write_summary(
+    prediction_csvs: Sequence[str | Path],
+    summary_path: str | Path,
+    confusion_csv_path: str | Path | None = None,
+    confusion_png_path: str | Path | None = None,
+    *,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Summarize the runs into `summary_path` (JSON) and, if given, the confusion CSV and PNG.
+
+    `title` heads the PNG (the dataset, say); the protocol read from the fold column and the
+    number of runs are always added. Returns the summary.
+    """
+    runs = _read_runs(prediction_csvs)
+    summary = _summarize(runs)
+    write_json(summary_path, summary)
+    if confusion_csv_path is not None:
+        write_confusion_csv(runs, confusion_csv_path)
+    if confusion_png_path is not None:
+        from attrmer.evaluate.plots import plot_confusion
+
+        runs_text = "1 run" if len(runs) == 1 else f"{len(runs)} runs"
+        caption = f"{protocol_label(runs)}, summed over {runs_text}"
+        plot_confusion(
+            summed_confusion(runs), runs[0].classes, confusion_png_path,
+            title=f"{title}\n{caption}" if title else caption,
+        )
+    return summary
+
+
+def seed_prediction_paths(directory: str | Path, seeds: Sequence[int]) -> list[Path]:
+    """``<directory>/seed_<s>_predictions.csv`` for each seed; an error names any missing one."""
+    directory = Path(directory)
+    paths = [directory / f"seed_{seed}_predictions.csv" for seed in seeds]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{directory}: no predictions for seed(s) in train.seeds: "
+            + ", ".join(str(p) for p in missing)
+        )
+    return paths
+
+
+def dataset_title(params: Params) -> str:
+    """How a figure names the data it comes from, e.g. "CASME II, classes: paper"."""
+    name = dataset_label(params.data.name)
+    classes = params.data.classes
+    class_text = classes if isinstance(classes, str) else ", ".join(classes)
+    title = f"{name}, classes: {class_text}"
+    if params.data.name == "synthetic":
+        title += " (not comparable with the paper)"
+    return title
+
+
+def dataset_label(name: str) -> str:
+    """The dataset's usual spelling ("casme2" -> "CASME II"); unknown names pass through."""
+    return DATASET_LABELS.get(name, name)
+
+
+def evaluate_seeds(
+    params: Params,
+    predictions_dir: str | Path,
+    summary_path: str | Path,
+    confusion_csv_path: str | Path | None = None,
+    confusion_png_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """The `evaluate` stage: summarize the predictions of every seed in ``train.seeds``."""
+    paths = seed_prediction_paths(predictions_dir, params.train.seeds)
+    return write_summary(
+        paths, summary_path, confusion_csv_path, confusion_png_path,
+        title=dataset_title(params),
+    )
