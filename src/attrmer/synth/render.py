@@ -1,0 +1,590 @@
+"""Render the built-in synthetic micro-expression corpus in the CASME II layout.
+
+`render_corpus(out_dir, cfg)` draws the clips (emotion, FACS action units, intensity, timing,
+nuisances) from `cfg.seed`, renders each one by warping a committed face still
+(`faces/`, one synthetic subject per person), and writes, as one atomic directory:
+
+- `CASME2-coding-synthetic.xlsx`: the 2014 CASME II coding sheet format, read by the CASME II
+  adapter like the real sheet;
+- `CASME2_RAW_selected/subXX/<Filename>/img<N>.jpg`: frames N = onset .. offset;
+- `corpus.json`: the parameters and each clip's ground truth (AUs, sides, amplitudes, apex
+  displacement, blink, drift);
+- `contact/<emotion>.png`: contact sheets to look at.
+
+Labels. Emotions follow CASME II's proportions over the paper's five classes (disgust most,
+sadness fewest but enough to learn), plus a small share of fear, anger and others, which the
+paper's class set leaves out as it does for real CASME II. Each emotion draws its AUs from
+combinations like those the CASME II and MMEW coders wrote, with some spread and some one-sided
+variants. Blinks (AU45) happen independently of the emotion and are NOT written into the sheet's
+AU cell: CASME II's coders mostly left blinks out, and a blink in the cell would make the
+AU sentence carry a nuisance as class evidence. `corpus.json` records every blink.
+
+Not for reading the corpus back: that is `attrmer.datasets.synthetic` (the CASME II adapter).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from attrmer.config import SynthConfig
+from attrmer.io import atomic_path
+from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform
+from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
+from attrmer.synth.motion import (
+    AuMotion,
+    FaceFrame,
+    blink_displacement,
+    control_points,
+    expression_displacement,
+)
+from attrmer.synth.warp import Warper, thin_plate_field
+
+SHEET_NAME = "CASME2-coding-synthetic.xlsx"
+FRAMES_DIR = "CASME2_RAW_selected"
+CORPUS_JSON = "corpus.json"
+CONTACT_DIR = "contact"
+SHEET_HEADER = (
+    "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
+    "Action Units", "Estimated Emotion",
+)
+# Side of the aligned face the amplitudes are measured on (the align stage's default).
+ALIGNED_SIZE = 112
+# Upper bound of a clip's apex displacement at intensity 1, aligned pixels.
+MAX_APEX_ALIGNED_PX = 2.0
+# Control points closer than this (in inter-ocular distances) move as one: see
+# `warp.merge_close_points`.
+MERGE_SEPARATION_IOD = 0.06
+# Fixed workbook timestamps: openpyxl would write the time of saving, breaking determinism.
+SHEET_TIMESTAMP = datetime(2014, 5, 8)
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Emotion:
+    name: str
+    share: float  # of all clips
+    # AU combinations as a coder writes them, each with a relative weight.
+    combinations: tuple[tuple[str, float], ...]
+
+
+# Shares: CASME II (2014) has disgust 63, happiness 32, repression 27, surprise 25,
+# sadness 7 among the paper's classes; sadness is raised so 200 clips hold 14 of it.
+EMOTIONS: tuple[Emotion, ...] = (
+    Emotion("disgust", 0.28, (
+        ("4+7", 4), ("9", 2), ("10", 2), ("4", 2), ("4+9", 1), ("4+10", 1), ("R10", 1),
+        ("L10", 1), ("4+7+10", 1), ("R4+R7", 1),
+    )),
+    Emotion("happiness", 0.19, (
+        ("6+12", 4), ("12", 4), ("R12", 1), ("L12", 1), ("6", 1), ("12+25", 1),
+        ("6+12+25", 1),
+    )),
+    Emotion("repression", 0.16, (
+        ("14", 2), ("15", 2), ("17", 2), ("24", 1), ("15+17", 2), ("L14", 1), ("R14", 1),
+        ("17+24", 1), ("14+17", 1),
+    )),
+    Emotion("surprise", 0.14, (
+        ("1+2", 4), ("1+2+5", 1), ("1+2+25", 2), ("1+2+26", 1), ("1+2+25+26", 1), ("L1+L2", 1),
+        ("1+2+5+25", 1),
+    )),
+    Emotion("sadness", 0.07, (
+        ("1+4", 2), ("15", 2), ("17", 1), ("1+4+15", 1), ("1+15", 1), ("15+17", 1), ("1", 1),
+    )),
+    Emotion("fear", 0.04, (
+        ("1+2+4", 2), ("20", 2), ("1+2+4+20", 1), ("4+20", 1), ("1+4+5", 1),
+    )),
+    Emotion("anger", 0.04, (
+        ("4+5+7+23", 1), ("4+7+23", 2), ("4+23", 1), ("4+5", 1), ("23", 1), ("4+7+24", 1),
+    )),
+    Emotion("others", 0.08, (
+        ("4", 1), ("7", 1), ("L2", 1), ("14+17", 1), ("5", 1), ("25", 1), ("20", 1), ("24", 1),
+        ("2", 1), ("R4", 1), ("1", 1), ("L15", 1), ("26", 1),
+    )),
+)
+_TOKEN = re.compile(r"^([LR]?)(\d+)$")
+
+
+def parse_combination(code: str) -> list[tuple[int, str | None]]:
+    """`"4+R10"` -> [(4, None), (10, "R")]."""
+    parsed = []
+    for token in code.split("+"):
+        match = _TOKEN.match(token)
+        if match is None:
+            raise ValueError(f"AU combination {code!r}: cannot read {token!r}")
+        parsed.append((int(match.group(2)), match.group(1) or None))
+    return parsed
+
+
+def au_cell(aus: tuple[AuMotion, ...]) -> str | int:
+    """The sheet's AU cell: a lone bilateral AU as a number, like CASME II; else `4+R10`."""
+    ordered = sorted(aus, key=lambda a: a.number)
+    if len(ordered) == 1 and ordered[0].side is None:
+        return ordered[0].number
+    return "+".join(a.code for a in ordered)
+
+
+# ---------------------------------------------------------------------------------- faces ---
+
+
+@dataclass
+class Face:
+    """One identity scaled to the frame height: image RGB uint8, landmarks in its pixels."""
+
+    subject: int
+    still: str
+    image: np.ndarray
+    landmarks: np.ndarray
+    # Frame pixels per pixel of the 112×112 aligned face (what the align stage's transform
+    # would scale this face by, inverted).
+    pixels_per_aligned_pixel: float
+
+    @property
+    def frame(self) -> FaceFrame:
+        return FaceFrame.from_landmarks(self.landmarks)
+
+
+def load_faces(frame_height: int, faces_dir: Path = FACES_DIR) -> list[Face]:
+    """The committed stills, in subject order, resized to `frame_height`."""
+    index_path = faces_dir / LANDMARKS_FILE
+    try:
+        records = json.loads(index_path.read_text())["faces"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{index_path}: the stills' landmark file is missing") from None
+    faces = []
+    for subject, record in enumerate(records, start=1):
+        path = faces_dir / record["still"]
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"{path}: face still missing or unreadable")
+        height, width = bgr.shape[:2]
+        scale = frame_height / height
+        size = (round(width * scale), frame_height)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        image = cv2.cvtColor(cv2.resize(bgr, size, interpolation=interpolation), cv2.COLOR_BGR2RGB)
+        # Pixel centres: a point at x in the still lies at (x + 0.5)·scale − 0.5 after resizing.
+        landmarks = (np.asarray(record["landmarks"], np.float64) + 0.5) * scale - 0.5
+        matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
+        aligned_per_pixel = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        faces.append(Face(subject, record["still"], image, landmarks, 1.0 / aligned_per_pixel))
+    if not faces:
+        raise ValueError(f"{index_path}: lists no faces")
+    return faces
+
+
+# ------------------------------------------------------------------------------- planning ---
+
+
+@dataclass(frozen=True)
+class Blink:
+    start: int  # frame index (0 = onset) where the lids start to fall
+    close_frames: int
+    open_frames: int
+    closure: float  # share of the eye's opening covered at the deepest point
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything needed to render one clip; drawn up front so rendering order is irrelevant."""
+
+    subject: int
+    filename: str
+    emotion: str
+    aus: tuple[AuMotion, ...]
+    onset_frame: int  # sheet frame number of the first frame
+    n_frames: int
+    apex_index: int  # 0-based, within the clip
+    blink: Blink | None
+    drift: tuple[tuple[float, float], ...]  # (x, y) shift per frame, pixels
+    gain: tuple[float, ...]  # illumination gain per frame
+    noise_seed: int
+
+    @property
+    def apex_frame(self) -> int:
+        return self.onset_frame + self.apex_index
+
+    @property
+    def offset_frame(self) -> int:
+        return self.onset_frame + self.n_frames - 1
+
+
+def _quota(shares: list[float], total: int) -> list[int]:
+    """Largest-remainder apportionment: counts that follow the shares and sum to total."""
+    weights = np.asarray(shares, np.float64) / sum(shares)
+    raw = weights * total
+    counts = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts.tolist()
+
+
+def _smooth_curve(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A slow random curve over the clip, starting at 0, peak magnitude 1 (or all zeros)."""
+    t = np.linspace(0.0, 1.0, n)
+    curve = sum(rng.normal() * np.cos(np.pi * k * t + rng.uniform(0, 2 * np.pi))
+                for k in (1, 2))
+    curve = curve - curve[0]
+    peak = np.abs(curve).max()
+    return curve / peak if peak > 0 else curve
+
+
+def _draw_timing(rng: np.random.Generator, cfg: SynthConfig) -> tuple[int, int]:
+    """(frames, apex index): onset phases are shorter than offset phases, as in real ones."""
+    n_frames = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+    apex_index = round(rng.uniform(0.3, 0.5) * (n_frames - 1))
+    return n_frames, int(np.clip(apex_index, 1, max(1, n_frames - 2)))
+
+
+def _draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity: float
+              ) -> tuple[AuMotion, ...]:
+    codes, weights = zip(*emotion.combinations, strict=True)
+    weights = np.asarray(weights, np.float64)
+    code = codes[int(rng.choice(len(codes), p=weights / weights.sum()))]
+    base = rng.uniform(0.5, 1.8) * intensity
+    aus = [AuMotion(number, side, float(base * rng.uniform(0.75, 1.2)))
+           for number, side in parse_combination(code)]
+    # AUs acting on the same points add up; keep the clip's peak within the micro range.
+    peak = _apex_peak_aligned(face, aus)
+    limit = MAX_APEX_ALIGNED_PX * intensity
+    if peak > limit:
+        aus = [dataclasses.replace(a, amplitude=a.amplitude * limit / peak) for a in aus]
+    return tuple(dataclasses.replace(a, amplitude=round(a.amplitude, 4)) for a in aus)
+
+
+def _apex_peak_aligned(face: Face, aus: list[AuMotion]) -> float:
+    moves = expression_displacement(face.frame, aus, 1.0)
+    return float(np.linalg.norm(moves, axis=1).max())
+
+
+def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
+    """Draw every clip of the corpus from `cfg.seed`, sorted like the CASME II sheet."""
+    rng = np.random.default_rng(cfg.seed)
+    counts = _quota([e.share for e in EMOTIONS], cfg.clips)
+    emotions = [e for e, count in zip(EMOTIONS, counts, strict=True) for _ in range(count)]
+    emotions = [emotions[i] for i in rng.permutation(len(emotions))]
+    # Every subject gets about the same number of clips; which emotions they get is random.
+    subjects = [(i % len(faces)) + 1 for i in range(cfg.clips)]
+    subjects = [subjects[i] for i in rng.permutation(len(subjects))]
+
+    drafts: dict[int, list[dict]] = {}
+    for emotion, subject in zip(emotions, subjects, strict=True):
+        face = faces[subject - 1]
+        n_frames, apex_index = _draw_timing(rng, cfg)
+        blink = None
+        if rng.random() < cfg.blink_probability:
+            blink = Blink(
+                start=int(rng.integers(1, max(2, n_frames - 2))),
+                close_frames=max(2, round(cfg.fps * rng.uniform(0.07, 0.12))),
+                open_frames=max(2, round(cfg.fps * rng.uniform(0.12, 0.22))),
+                closure=round(float(rng.uniform(0.5, 0.85)), 3),
+            )
+        direction = rng.normal(size=2)
+        direction /= np.linalg.norm(direction)
+        drift_size = cfg.drift_px * rng.uniform(0.4, 1.0)
+        along, across = _smooth_curve(rng, n_frames), _smooth_curve(rng, n_frames)
+        drift = (drift_size * (along[:, None] * direction + 0.3 * across[:, None]
+                               * np.array([-direction[1], direction[0]])))
+        flicker_hz = rng.uniform(1.0, 12.0)
+        phase = rng.uniform(0, 2 * np.pi)
+        t = np.arange(n_frames) / cfg.fps
+        gain = 1.0 + cfg.flicker * (0.7 * np.sin(2 * np.pi * flicker_hz * t + phase)
+                                    + 0.3 * rng.uniform(-1, 1, n_frames))
+        drafts.setdefault(subject, []).append({
+            "subject": subject,
+            "emotion": emotion.name,
+            "aus": _draw_aus(rng, emotion, face, cfg.intensity),
+            # Recordings start the clip somewhere inside a longer take.
+            "onset_frame": int(rng.integers(1, 300)),
+            "n_frames": n_frames,
+            "apex_index": apex_index,
+            "blink": blink,
+            "drift": tuple((round(float(x), 4), round(float(y), 4)) for x, y in drift),
+            "gain": tuple(round(float(g), 5) for g in gain),
+            "noise_seed": int(rng.integers(0, 2**31 - 1)),
+        })
+
+    specs = []
+    for subject in sorted(drafts):
+        clips = drafts[subject]
+        # CASME II names clips EPxx_yy[f]: elicitation episode and take; unique per subject.
+        episodes = np.sort(rng.choice(np.arange(1, max(20, len(clips) + 1)), len(clips),
+                                      replace=False))
+        for draft, episode in zip(clips, episodes, strict=True):
+            take = int(rng.integers(1, 6))
+            suffix = "f" if rng.random() < 0.5 else ""
+            specs.append(ClipSpec(filename=f"EP{episode:02d}_{take:02d}{suffix}", **draft))
+    return specs
+
+
+# ------------------------------------------------------------------------------ rendering ---
+
+
+def expression_profile(n_frames: int, apex_index: int) -> np.ndarray:
+    """Raised-cosine rise from 0 at onset to 1 at apex, fall back to 0 at offset."""
+    i = np.arange(n_frames, dtype=np.float64)
+    rise = 0.5 * (1 - np.cos(np.pi * np.clip(i / max(apex_index, 1), 0, 1)))
+    fall_len = max(n_frames - 1 - apex_index, 1)
+    fall = 0.5 * (1 + np.cos(np.pi * np.clip((i - apex_index) / fall_len, 0, 1)))
+    return np.where(i <= apex_index, rise, fall)
+
+
+def blink_profile(n_frames: int, blink: Blink | None) -> np.ndarray:
+    """Lid closure over the clip: fast fall, slower rise (a blink may run past the clip)."""
+    if blink is None:
+        return np.zeros(n_frames)
+    i = np.arange(n_frames, dtype=np.float64) - blink.start
+    closing = 0.5 * (1 - np.cos(np.pi * np.clip(i / blink.close_frames, 0, 1)))
+    opening = 0.5 * (1 + np.cos(np.pi * np.clip((i - blink.close_frames) / blink.open_frames,
+                                                0, 1)))
+    return np.where(i < 0, 0.0, np.where(i <= blink.close_frames, closing, opening))
+
+
+_NOISE_BANKS: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _noise_bank(shape: tuple[int, ...]) -> np.ndarray:
+    """Unit Gaussian noise twice the frame's size, drawn once per process from a fixed seed.
+
+    Drawing fresh normals for every frame costs more than warping it; a random window of this
+    bank is just as white and just as Gaussian, and two frames share noise only if their
+    windows coincide (one chance in H×W).
+    """
+    key = tuple(shape)
+    if key not in _NOISE_BANKS:
+        height, width = shape[:2]
+        rng = np.random.default_rng(20140508)
+        _NOISE_BANKS[key] = rng.standard_normal((2 * height, 2 * width, *shape[2:]),
+                                                dtype=np.float32)
+    return _NOISE_BANKS[key]
+
+
+@dataclass
+class RenderedClip:
+    frames: list[np.ndarray]  # RGB uint8, before JPEG compression
+    truth: dict
+
+
+def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
+    """The clip's frames (RGB, before JPEG) and its ground truth."""
+    frame = face.frame
+    points = control_points(frame)
+    shape = face.image.shape[:2]
+    min_separation = MERGE_SEPARATION_IOD * frame.interocular
+    aus = list(spec.aus)
+    moves = expression_displacement(frame, aus, face.pixels_per_aligned_pixel)
+    expression_field = thin_plate_field(points, moves, shape, min_separation=min_separation)
+    # The dense field can exceed its control points a little where close points move apart;
+    # hold the clip's true peak within the micro range.
+    limit = MAX_APEX_ALIGNED_PX * cfg.intensity * face.pixels_per_aligned_pixel
+    field_peak = float(np.linalg.norm(expression_field, axis=2).max())
+    if field_peak > limit:
+        shrink = limit / field_peak
+        expression_field *= np.float32(shrink)
+        moves = moves * shrink
+        aus = [dataclasses.replace(a, amplitude=round(a.amplitude * shrink, 4)) for a in aus]
+        field_peak = float(np.linalg.norm(expression_field, axis=2).max())
+    fields = [(expression_profile(spec.n_frames, spec.apex_index), expression_field)]
+    if spec.blink is not None:
+        blink_moves = blink_displacement(frame, spec.blink.closure)
+        fields.append((blink_profile(spec.n_frames, spec.blink),
+                       thin_plate_field(points, blink_moves, shape,
+                                        min_separation=min_separation)))
+
+    warper = Warper(face.image)
+    rng = np.random.default_rng(spec.noise_seed)
+    bank = _noise_bank(face.image.shape)
+    height, width = face.image.shape[:2]
+    sigma = np.float32(cfg.noise_sigma)
+    frames = []
+    for i in range(spec.n_frames):
+        warped = warper.warp([(float(profile[i]), field) for profile, field in fields],
+                             spec.drift[i])
+        pixels = warped.astype(np.float32)
+        pixels *= np.float32(spec.gain[i])
+        if cfg.noise_sigma > 0:
+            # A random window of the bank: white Gaussian noise, new in every frame.
+            top, left = rng.integers(0, height), rng.integers(0, width)
+            pixels += bank[top:top + height, left:left + width] * sigma
+        frames.append(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+
+    point_peak = float(np.linalg.norm(moves, axis=1).max())
+    ppa = face.pixels_per_aligned_pixel
+    truth = {
+        "subject": spec.subject,
+        "filename": spec.filename,
+        "emotion": spec.emotion,
+        "action_units": [dataclasses.asdict(a) for a in aus],
+        "au_cell": str(au_cell(spec.aus)),
+        "onset_frame": spec.onset_frame,
+        "apex_frame": spec.apex_frame,
+        "offset_frame": spec.offset_frame,
+        "frames": spec.n_frames,
+        # Peak of the dense apex field: the largest movement of any pixel.
+        "apex_displacement_px": round(field_peak, 4),
+        "apex_displacement_aligned_px": round(field_peak / ppa, 4),
+        "apex_control_point_peak_px": round(point_peak, 4),
+        "interocular_px": round(frame.interocular, 3),
+        "pixels_per_aligned_pixel": round(face.pixels_per_aligned_pixel, 4),
+        "blink": dataclasses.asdict(spec.blink) if spec.blink else None,
+        "drift_peak_px": round(float(np.linalg.norm(np.asarray(spec.drift), axis=1).max()), 4),
+        "gain_range": [min(spec.gain), max(spec.gain)],
+        "still": face.still,
+    }
+    return RenderedClip(frames, truth)
+
+
+def clip_dir(root: Path, spec: ClipSpec) -> Path:
+    return root / FRAMES_DIR / f"sub{spec.subject:02d}" / spec.filename
+
+
+def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()
+
+
+def write_clip(root: Path, spec: ClipSpec, face: Face, cfg: SynthConfig) -> dict:
+    rendered = render_clip(spec, face, cfg)
+    folder = clip_dir(root, spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(rendered.frames):
+        (folder / f"img{spec.onset_frame + i}.jpg").write_bytes(
+            encode_jpeg(frame, cfg.jpeg_quality))
+    return rendered.truth
+
+
+# Per-process state of the worker pool: the faces, loaded once per worker.
+_worker_faces: list[Face] = []
+_worker_cfg: SynthConfig | None = None
+
+
+def _init_worker(cfg: SynthConfig) -> None:
+    global _worker_faces, _worker_cfg
+    # One thread per worker: the pool already uses the cores.
+    cv2.setNumThreads(1)
+    _worker_faces = load_faces(cfg.frame_height)
+    _worker_cfg = cfg
+
+
+def _render_task(task: tuple[str, ClipSpec]) -> dict:
+    root, spec = task
+    assert _worker_cfg is not None
+    return write_clip(Path(root), spec, _worker_faces[spec.subject - 1], _worker_cfg)
+
+
+# ---------------------------------------------------------------------------------- sheet ---
+
+
+def write_sheet(path: Path, specs: list[ClipSpec]) -> None:
+    """The coding sheet in the CASME II 2014 format, byte-identical for identical specs."""
+    from openpyxl import Workbook
+    from openpyxl.xml.functions import tostring
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Sheet1"
+    sheet.append(list(SHEET_HEADER))
+    for spec in specs:
+        sheet.append([spec.subject, spec.filename, None, spec.onset_frame, spec.apex_frame,
+                      spec.offset_frame, None, au_cell(spec.aus), spec.emotion])
+    workbook.properties.creator = "attrmer"
+    workbook.properties.created = SHEET_TIMESTAMP
+    workbook.properties.modified = SHEET_TIMESTAMP
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    # Saving stamps the current time into docProps/core.xml and into every zip entry: rewrite
+    # both with fixed values.
+    workbook.properties.modified = SHEET_TIMESTAMP
+    core_xml = tostring(workbook.properties.to_tree())
+    output = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(output, "w") as target:
+        for name in source.namelist():
+            data = core_xml if name == "docProps/core.xml" else source.read(name)
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, data)
+    path.write_bytes(output.getvalue())
+
+
+# --------------------------------------------------------------------------------- corpus ---
+
+
+def _default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None,
+                  contact_clips: int = 3, progress: bool = True) -> Path:
+    """Render the synthetic corpus into `out_dir` (replaced whole, atomically); return it.
+
+    workers: processes rendering clips (None: up to 2; 1: in this process).
+    contact_clips: clips per emotion shown on each contact sheet.
+    """
+    from attrmer.synth.contact import write_contact_sheets
+
+    cfg.validate()
+    out_dir = Path(out_dir)
+    faces = load_faces(cfg.frame_height)
+    specs = plan_corpus(cfg, faces)
+    workers = _default_workers() if workers is None else max(1, workers)
+    with atomic_path(out_dir, directory=True) as tmp:
+        bar = tqdm(total=len(specs), desc="synth: rendering clips", unit="clip",
+                   disable=not progress)
+        if workers == 1 or len(specs) == 1:
+            truths = []
+            for spec in specs:
+                truths.append(write_clip(tmp, spec, faces[spec.subject - 1], cfg))
+                bar.update()
+        else:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
+                truths = []
+                for truth in pool.imap(_render_task, [(str(tmp), s) for s in specs]):
+                    truths.append(truth)
+                    bar.update()
+        bar.close()
+        write_sheet(tmp / SHEET_NAME, specs)
+        corpus = {
+            "format": f"CASME II 2014 coding sheet + {FRAMES_DIR}/subXX/<Filename>/img<N>.jpg",
+            "sheet": SHEET_NAME,
+            "parameters": dataclasses.asdict(cfg),
+            "aligned_size": ALIGNED_SIZE,
+            "notes": {
+                "sides": "L/R are the subject's own left/right; the subject's left is the "
+                         "image's right",
+                "blinks": "AU45 blinks are independent of the emotion and are not written "
+                          "into the sheet's AU cell; see each clip's 'blink'",
+                "apex_displacement_aligned_px": "largest displacement of any pixel at apex, "
+                                                "in pixels of the 112×112 aligned face",
+            },
+            "subjects": [{"subject": f.subject, "still": f.still,
+                          "interocular_px": round(f.frame.interocular, 3)} for f in faces],
+            "emotion_counts": _counts(s.emotion for s in specs),
+            "clips": truths,
+        }
+        (tmp / CORPUS_JSON).write_text(json.dumps(corpus, indent=1) + "\n")
+        truth_by_clip = {(t["subject"], t["filename"]): t["apex_displacement_aligned_px"]
+                         for t in truths}
+        write_contact_sheets(tmp, specs, clips_per_emotion=contact_clips,
+                             apex_aligned_px=truth_by_clip)
+    return out_dir
+
+
+def _counts(names) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
