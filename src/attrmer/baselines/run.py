@@ -1,0 +1,293 @@
+"""Run a classic baseline on the method's own manifest, split and seeds.
+
+`run_baseline("lbptop" | "mdmo", ...)` computes the baseline's feature for every usable clip
+that training would use (the manifest's usable rows present in both the RGB and the flow store),
+once per run, then for each seed of `train.seeds` fits the baseline's SVM on the training side
+of each fold (holdout: the "train" and "val" rows; LOSO: every other subject) and predicts the
+test side. Each seed's predictions go to `<out_dir>/seed_<s>_predictions.csv` in the format that
+training writes (key, subject, fold, y_true, y_pred, prob_<class>...), and the summary over the
+seeds to `summary_path` through `attrmer.evaluate.summary.summarize_runs`, so the report shows
+the baselines beside the method.
+
+The classifiers:
+
+* LBP-TOP: square root of the L1-normalised histograms (the Hellinger map, so that a linear
+  kernel on the result is the Bhattacharyya kernel on the histograms, close to the χ² kernel
+  that histogram features want), the whole vector scaled to unit L2 norm (so C means the same
+  whatever the grid, and the dual solver converges in a few hundred passes), then `LinearSVC`
+  (one-vs-rest, squared hinge, dual coordinate descent, C = `baselines.lbptop.svm_c`).
+* MDMO: each ROI's (ρ, θ) turned into the vector (ρ cos θ, ρ sin θ), then `SVC` with a linear
+  kernel (C = `baselines.mdmo.svm_c`, one-vs-one). The vector carries the same information as
+  the paper's (ρ, θ) but has no jump where θ wraps from π to −π: leftward motion, common on
+  faces, would otherwise fall on both ends of the θ axis. No standardisation: ρ is already
+  normalised to [0, 1] per clip, and scaling each dimension to unit variance would give the
+  ROIs that barely move as much weight as those that do.
+
+Seeds: the split is fixed by `split.seed`; each seed of `train.seeds` is the SVM's
+`random_state`. For `LinearSVC` it orders the dual coordinate descent, so seeds differ only as
+far as the solver has not converged; `SVC` without probability estimates is deterministic, so
+its seeds give the same predictions. The spread over seeds is reported as it comes out.
+
+`prob_<class>` columns: a softmax over the SVM's decision values (one-vs-rest margins for
+LinearSVC, one-vs-one vote-based scores for SVC), not calibrated probabilities; a class absent
+from a fold's training side gets 0. Not for training the method or for the report's layout.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, Normalizer
+from sklearn.svm import SVC, LinearSVC
+from tqdm import tqdm
+
+from attrmer.baselines.lbptop import feature_length, lbp_top_from_config
+from attrmer.baselines.mdmo import FEATURE_LENGTH as MDMO_LENGTH
+from attrmer.baselines.mdmo import mdmo_feature
+from attrmer.config import Params
+from attrmer.evaluate.summary import summarize_runs
+from attrmer.io import atomic_path, write_json
+from attrmer.manifest import read_manifest, usable
+from attrmer.preprocess.store import ClipStore
+
+HOLDOUT_FOLD = "holdout"
+TRAINING_SIDES = ("train", "val")  # the SVM has no model selection: validation rows train it
+
+
+class BaselineSetupError(ValueError):
+    """The baseline cannot run on this manifest, split or store (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline: which store feeds it, its feature, and its classifier for one seed."""
+
+    store: str  # "rgb" or "flow"
+    feature_length: Callable[[Params], int]
+    features: Callable[[ClipStore, list[int], Params], np.ndarray]
+    classifier: Callable[[Params, int], Pipeline]
+
+
+def _lbptop_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
+    config = params.baselines.lbptop
+    rows = [
+        lbp_top_from_config(store.read(i), config)
+        for i in tqdm(indexes, desc="LBP-TOP", unit="clip", file=sys.stderr)
+    ]
+    return np.stack(rows)
+
+
+def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
+    landmarks = store.meta_array("landmarks")
+    # What the fields are measured against is a property of the store; params.yaml's
+    # flow.reference is what it was written with when the store does not record it.
+    written_with = store.attrs.get("params", {}).get("flow", {})
+    reference = written_with.get("reference", params.flow.reference)
+    rows = []
+    for i in tqdm(indexes, desc="MDMO", unit="clip", file=sys.stderr):
+        try:
+            rows.append(mdmo_feature(store.read(i), landmarks[i], reference=reference))
+        except ValueError as exc:
+            raise BaselineSetupError(f"{store.path}: clip {store.keys[i]!r}: {exc}") from None
+    return np.stack(rows)
+
+
+def _lbptop_classifier(params: Params, seed: int) -> Pipeline:
+    return make_pipeline(
+        FunctionTransformer(np.sqrt, feature_names_out="one-to-one"),
+        Normalizer(norm="l2"),
+        LinearSVC(C=params.baselines.lbptop.svm_c, dual=True, max_iter=20000, random_state=seed),
+    )
+
+
+def _polar_to_cartesian(features: np.ndarray) -> np.ndarray:
+    """(N, 2R) interleaved (ρ, θ) -> (N, 2R) interleaved (ρ cos θ, ρ sin θ)."""
+    rho, theta = features[:, 0::2], features[:, 1::2]
+    cartesian = np.empty_like(features)
+    cartesian[:, 0::2] = rho * np.cos(theta)
+    cartesian[:, 1::2] = rho * np.sin(theta)
+    return cartesian
+
+
+def _mdmo_classifier(params: Params, seed: int) -> Pipeline:
+    return make_pipeline(
+        FunctionTransformer(_polar_to_cartesian),
+        # break_ties: predict the argmax of the decision values, as the prob_ columns rank.
+        SVC(C=params.baselines.mdmo.svm_c, kernel="linear", break_ties=True, random_state=seed),
+    )
+
+
+BASELINES: dict[str, Baseline] = {
+    "lbptop": Baseline(
+        store="rgb",
+        feature_length=lambda p: feature_length(p.baselines.lbptop.grid,
+                                                p.baselines.lbptop.neighbors),
+        features=_lbptop_features,
+        classifier=_lbptop_classifier,
+    ),
+    "mdmo": Baseline(
+        store="flow",
+        feature_length=lambda p: MDMO_LENGTH,
+        features=_mdmo_features,
+        classifier=_mdmo_classifier,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Fold:
+    name: str  # "holdout" or "fold<k>"
+    train: np.ndarray  # bool mask over the rows
+    test: np.ndarray
+
+
+def baseline_rows(
+    manifest_path: str | Path, rgb_keys: list[str], flow_keys: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The clips training would use (usable rows in both stores) and the class names in order."""
+    manifest = usable(read_manifest(manifest_path))
+    manifest = manifest[manifest["label"] >= 0]
+    in_stores = set(rgb_keys) & set(flow_keys)
+    rows = manifest[manifest["key"].isin(in_stores)].reset_index(drop=True)
+    missing = len(manifest) - len(rows)
+    if missing:
+        print(f"baselines: {missing} usable clip(s) of {manifest_path} are missing from a store "
+              "and are left out, as in training", file=sys.stderr)
+    if rows.empty:
+        raise BaselineSetupError(f"no usable clip of {manifest_path} is in both stores")
+    names = rows.groupby("label")["emotion"].first().sort_index()
+    if list(names.index) != list(range(len(names))):
+        raise BaselineSetupError(
+            f"{manifest_path}: the labels present are {', '.join(map(str, names.index))}; every "
+            "class of the chosen set needs at least one usable clip"
+        )
+    return rows, [str(n) for n in names]
+
+
+def baseline_folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:
+    """The folds of `split.protocol`, read from the manifest's split column as training does."""
+    split = rows["split"].to_numpy(str)
+    if protocol == "holdout":
+        fold = Fold(HOLDOUT_FOLD, np.isin(split, TRAINING_SIDES), split == "test")
+        folds = [fold]
+    elif protocol == "loso":
+        names = sorted({s for s in split if s.startswith("fold")}, key=lambda s: int(s[4:]))
+        if not names:
+            raise BaselineSetupError(
+                "split.protocol is loso but the manifest has no fold<k> rows; re-run prepare"
+            )
+        in_folds = np.char.startswith(split.astype(str), "fold")
+        folds = [Fold(name, in_folds & (split != name), split == name) for name in names]
+    else:
+        raise BaselineSetupError(f"split.protocol: unknown protocol {protocol!r}")
+    for fold in folds:
+        if not fold.test.any():
+            raise BaselineSetupError(f"split {fold.name}: the test side is empty")
+        trained_classes = np.unique(rows["label"].to_numpy()[fold.train])
+        if len(trained_classes) < 2:
+            raise BaselineSetupError(
+                f"split {fold.name}: the training side has {len(trained_classes)} class(es); an "
+                "SVM needs at least two"
+            )
+    return folds
+
+
+def softmax_scores(decision: np.ndarray, trained: np.ndarray, n_classes: int) -> np.ndarray:
+    """(N, n_classes) softmax over decision values; classes not trained on get 0."""
+    if decision.ndim == 1:  # binary SVM: one margin, positive for trained[1]
+        decision = np.stack([np.zeros_like(decision), decision], axis=1)
+    shifted = decision - decision.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    probabilities = np.zeros((len(decision), n_classes))
+    probabilities[:, trained] = exp / exp.sum(axis=1, keepdims=True)
+    return probabilities
+
+
+def predict_seed(
+    name: str,
+    params: Params,
+    features: np.ndarray,
+    rows: pd.DataFrame,
+    folds: list[Fold],
+    classes: list[str],
+    seed: int,
+) -> pd.DataFrame:
+    """One seed's test predictions over all folds, in the predictions-CSV layout."""
+    labels = rows["label"].to_numpy(np.int64)
+    parts = []
+    for fold in folds:
+        model = BASELINES[name].classifier(params, seed)
+        model.fit(features[fold.train], labels[fold.train])
+        trained = model.classes_.astype(np.int64)
+        test = features[fold.test]
+        probabilities = softmax_scores(model.decision_function(test), trained, len(classes))
+        part = pd.DataFrame({
+            "key": rows["key"].to_numpy()[fold.test],
+            "subject": rows["subject"].to_numpy()[fold.test],
+            "fold": fold.name,
+            "y_true": labels[fold.test],
+            "y_pred": model.predict(test).astype(np.int64),
+        })
+        for k, class_name in enumerate(classes):
+            part[f"prob_{class_name}"] = probabilities[:, k]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def extract_features(
+    name: str, params: Params, store_path: str | Path, keys: list[str]
+) -> np.ndarray:
+    """(len(keys), D) float32 features of the clips `keys` read from `store_path`."""
+    baseline = _baseline(name)
+    with ClipStore(store_path) as store:
+        indexes = [store.index_of(k) for k in keys]
+        features = baseline.features(store, indexes, params).astype(np.float32)
+    expected = baseline.feature_length(params)
+    if features.shape != (len(keys), expected):
+        raise BaselineSetupError(
+            f"{name}: features of shape {features.shape}, expected ({len(keys)}, {expected})"
+        )
+    return features
+
+
+def run_baseline(
+    name: str,
+    params: Params,
+    *,
+    manifest_path: str | Path,
+    rgb_path: str | Path,
+    flow_path: str | Path,
+    out_dir: str | Path,
+    summary_path: str | Path,
+) -> dict[str, Any]:
+    """Features, one SVM per seed and fold, predictions per seed, and the summary; returns it."""
+    baseline = _baseline(name)
+    with ClipStore(rgb_path) as rgb, ClipStore(flow_path) as flow:
+        rgb_keys, flow_keys = rgb.keys, flow.keys
+    rows, classes = baseline_rows(manifest_path, rgb_keys, flow_keys)
+    folds = baseline_folds(rows, params.split.protocol)
+    store_path = rgb_path if baseline.store == "rgb" else flow_path
+    features = extract_features(name, params, store_path, list(rows["key"]))
+    with atomic_path(out_dir, directory=True) as tmp_dir:
+        csvs = []
+        for seed in params.train.seeds:
+            predictions = predict_seed(name, params, features, rows, folds, classes, seed)
+            path = tmp_dir / f"seed_{seed}_predictions.csv"
+            predictions.to_csv(path, index=False, float_format="%.6f")
+            csvs.append(path)
+        summary = summarize_runs(csvs)
+    write_json(summary_path, summary)
+    return summary
+
+
+def _baseline(name: str) -> Baseline:
+    if name not in BASELINES:
+        raise BaselineSetupError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    return BASELINES[name]
