@@ -116,8 +116,17 @@ class PreprocessConfig:
     workers: int = 0
     # The stage fails as a whole when more than this share of clips fail.
     max_failure_fraction: float = 0.2
+    # Deflate level of the HDF5 stores (0: stored uncompressed, about twice as fast to write;
+    # camera noise makes face frames compress poorly either way).
+    gzip_level: int = 1
+    # Frames tried, beyond the onset frame, when no face is found on it.
+    max_detection_frames: int = 8
 
     def validate(self) -> None:
+        if not 0 <= self.gzip_level <= 9:
+            raise ConfigError(f"preprocess.gzip_level: {self.gzip_level} is not in 0..9")
+        if self.max_detection_frames < 1:
+            raise ConfigError("preprocess.max_detection_frames: must be at least 1")
         if self.size < 16:
             raise ConfigError(f"preprocess.size: {self.size} must be at least 16")
         if self.frames < 2:

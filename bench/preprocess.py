@@ -1,0 +1,165 @@
+"""Benchmark of the preprocessing stages against decoding the same JPEGs alone.
+
+Renders the default synthetic corpus (prepare_dataset, which calls attrmer.synth.render_corpus),
+then in one run times: decoding every clip's JPEGs (same worker processes, nothing else), the
+align, interpolate and flow stages, and prints clips per second and each stage's time as a
+multiple of the decode-only time. `--corpus stills` builds a plainer corpus from the bundled
+face stills (a face drifting by a fraction of a pixel, with sensor noise) for when the synthetic
+renderer is not wanted.
+
+    python bench/preprocess.py --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from attrmer.config import Params, SynthConfig
+from attrmer.manifest import COLUMNS, frame_paths, read_manifest, usable, write_manifest
+from attrmer.preprocess.frames import load_clip_frames
+from attrmer.preprocess.pipeline import (
+    _parallel_map,
+    resolve_workers,
+    run_align,
+    run_flow,
+    run_interpolate,
+)
+
+STILLS = Path(__file__).resolve().parents[1] / "src" / "attrmer" / "synth" / "faces"
+
+
+def synthetic_corpus(work: Path, params: Params) -> Path:
+    """The default synthetic corpus (prepare renders it into data.root); returns the manifest."""
+    from attrmer.datasets.prepare import prepare_dataset
+
+    data = {**params.to_dict()["data"], "name": "synthetic", "root": str(work / "raw")}
+    prepare_dataset(Params.from_dict({**params.to_dict(), "data": data}), work / "interim")
+    return work / "interim" / "manifest.csv"
+
+
+def stills_corpus(work: Path, clips: int, cfg: SynthConfig) -> Path:
+    """Clips of JPEG frames made from the bundled face stills; returns the manifest path."""
+    stills = sorted(STILLS.glob("*.jpg"))
+    if not stills:
+        raise SystemExit(f"{STILLS}: no face stills to build a corpus from")
+    rng = np.random.default_rng(cfg.seed)
+    rows = []
+    for c in range(clips):
+        image = cv2.imread(str(stills[c % len(stills)]))
+        scale = cfg.frame_height / image.shape[0]
+        image = cv2.resize(image, (round(image.shape[1] * scale), cfg.frame_height))
+        n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+        folder = work / "raw" / f"sub{c % 10 + 1:02d}" / f"clip{c:03d}"
+        folder.mkdir(parents=True)
+        drift = rng.normal(0, cfg.drift_px, size=2)
+        for i in range(n):
+            shift = np.float32([[1, 0, drift[0] * i / n], [0, 1, drift[1] * i / n]])
+            frame = cv2.warpAffine(image, shift, image.shape[1::-1],
+                                   borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+            frame += rng.normal(0, cfg.noise_sigma, frame.shape)
+            cv2.imwrite(str(folder / f"img{i + 1}.jpg"), np.clip(frame, 0, 255).astype(np.uint8),
+                        [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+        rows.append({
+            "key": f"sub{c % 10 + 1:02d}/clip{c:03d}", "dataset": "stills",
+            "subject": f"sub{c % 10 + 1:02d}", "clip": f"clip{c:03d}", "frame_dir": str(folder),
+            "frame_pattern": "img{}.jpg", "onset": 1, "apex": n // 2, "offset": n,
+            "action_units": "12", "aus": "[]", "emotion": "happiness", "label": 0,
+            "split": "train", "status": "ok", "reason": "",
+        })
+    manifest = work / "interim" / "manifest.csv"
+    write_manifest(pd.DataFrame(rows, columns=COLUMNS), manifest)
+    return manifest
+
+
+def _decode_task(row: dict) -> int:
+    return len(load_clip_frames(frame_paths(row)))
+
+
+def _no_init() -> None:
+    pass
+
+
+def decode_only(manifest: Path, workers: int) -> int:
+    rows = usable(read_manifest(manifest)).to_dict("records")
+    return sum(_parallel_map(_decode_task, rows, workers, _no_init, ()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=("synthetic", "stills"), default="synthetic")
+    parser.add_argument("--clips", type=int, default=None,
+                        help="clips to render (default: synth.clips of the default params)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the corpus and stores (default: a temporary folder)")
+    parser.add_argument("--gzip-level", type=int, default=1,
+                        help="deflate level of the aligned store (0: stored uncompressed)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    params = Params()
+    if args.clips is not None:
+        synth = {**params.to_dict()["synth"], "clips": args.clips}
+        params = Params.from_dict({**params.to_dict(), "synth": synth})
+    preprocess = Params.from_dict(
+        {"preprocess": {**params.to_dict()["preprocess"], "workers": args.workers}}
+    ).preprocess
+
+    with tempfile.TemporaryDirectory(prefix="attrmer-bench-") as tmp:
+        work = args.work or Path(tmp)
+        print(f"building the {args.corpus} corpus in {work} ...", file=sys.stderr)
+        if args.corpus == "synthetic":
+            manifest = synthetic_corpus(work, params)
+        else:
+            manifest = stills_corpus(work, params.synth.clips, params.synth)
+        clips = len(usable(read_manifest(manifest)))
+        workers = resolve_workers(args.workers, clips)
+        processed = work / "processed"
+
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        frames = decode_only(manifest, args.workers)
+        timings["decode only"] = time.perf_counter() - start
+        for stage, run in (
+            ("align", lambda: run_align(manifest, processed / "aligned.h5", preprocess,
+                                          gzip_level=args.gzip_level)),
+            ("interpolate", lambda: run_interpolate(processed / "aligned.h5",
+                                                    processed / "rgb.h5", preprocess)),
+            ("flow", lambda: run_flow(processed / "aligned.h5", processed / "flow.h5",
+                                      preprocess, params.flow)),
+        ):
+            start = time.perf_counter()
+            run()
+            timings[stage] = time.perf_counter() - start
+        timings["preprocessing (3 stages)"] = (timings["align"] + timings["interpolate"]
+                                               + timings["flow"])
+        sizes = {p.name: p.stat().st_size for p in processed.glob("*.h5")}
+
+    decode = timings["decode only"]
+    print(f"\n{clips} clips, {frames} frames ({frames / clips:.0f} per clip), "
+          f"{workers} worker processes, corpus: {args.corpus}, "
+          f"aligned store gzip level {args.gzip_level}")
+    print(f"{'':<26}{'seconds':>9}{'clips/s':>10}{'× decode':>10}")
+    for name, seconds in timings.items():
+        print(f"{name:<26}{seconds:>9.2f}{clips / seconds:>10.1f}{seconds / decode:>10.2f}")
+    print("store sizes: " + ", ".join(f"{n} {s / 2**20:.1f} MiB" for n, s in sizes.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"clips": clips, "frames": frames, "workers": workers,
+                                         "corpus": args.corpus, "gzip_level": args.gzip_level,
+                                         "seconds": timings,
+                                         "store_bytes": sizes}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,349 @@
+"""The per-clip preprocessing and the three stages built on it: align, interpolate, flow.
+
+`preprocess_clip` is the one path from decoded frames to the network's inputs; the stages and
+`attrmer predict` both go through the same per-clip functions (`align_clip`,
+`rgb_from_aligned`, `flow_from_aligned`), so training and prediction see identical inputs.
+
+The stage functions spread clips over worker processes, show a progress bar, record every
+failed clip with its reason and go on; a stage fails as a whole (and writes nothing) only when
+no clip is left or more than `max_failure_fraction` of its clips failed. Not for reading
+dataset sheets (see `attrmer.datasets`) or for training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from attrmer.config import FlowConfig, PreprocessConfig
+from attrmer.manifest import frame_paths, read_manifest, usable
+from attrmer.preprocess.align import KEY_POINT_WEIGHTS, TEMPLATE, Alignment, FaceAligner
+from attrmer.preprocess.flow import farneback_flow
+from attrmer.preprocess.frames import ClipError, load_clip_frames
+from attrmer.preprocess.store import ClipStore, ClipStoreWriter, encode_clip
+from attrmer.preprocess.tim import tim_interpolate
+
+# Manifest columns carried into every store's per-clip metadata.
+MANIFEST_META = ("key", "dataset", "subject", "clip", "emotion", "action_units", "aus", "split",
+                 "label", "onset", "apex", "offset")
+
+
+class PreprocessError(RuntimeError):
+    """A preprocessing stage failed as a whole (no usable clip, or too many failures)."""
+
+
+@dataclass
+class ProcessedClip:
+    rgb: np.ndarray  # (3, T, S, S) uint8 RGB
+    flow: np.ndarray  # (2, T, S, S) float32 raw (u, v) pixels
+    landmarks: np.ndarray  # (68, 2) float32, aligned coordinates
+    matrix: np.ndarray  # (2, 3) source -> aligned
+    detected_frame: int
+    n_source_frames: int
+    status: str = "ok"
+
+
+# --- per clip -------------------------------------------------------------------------------
+
+def align_clip(frames: list[np.ndarray], aligner: FaceAligner) -> Alignment:
+    """Align a decoded clip; a clip too short for TIM fails here, before any detection."""
+    if len(frames) < 2:
+        raise ClipError("one-frame clip", "TIM needs at least 2 frames")
+    return aligner.align(frames)
+
+
+def rgb_from_aligned(aligned: np.ndarray, frames_out: int) -> np.ndarray:
+    """(n, S, S, 3) aligned frames -> (3, T, S, S) uint8 TIM frames."""
+    return np.ascontiguousarray(tim_interpolate(aligned, frames_out).transpose(3, 0, 1, 2))
+
+
+def grey_frames(aligned: np.ndarray) -> np.ndarray:
+    """(n, S, S, 3) RGB uint8 -> (n, S, S) grey uint8 (one OpenCV call for the whole clip)."""
+    n, height, width, _ = aligned.shape
+    flat = np.ascontiguousarray(aligned).reshape(n * height, width, 3)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).reshape(n, height, width)
+
+
+def flow_from_aligned(aligned: np.ndarray, frames_out: int, flow_cfg: FlowConfig) -> np.ndarray:
+    """(n, S, S, 3) aligned frames -> (2, T, S, S) float32 flow from T+1 TIM frames.
+
+    The clip is made grey before TIM: both are linear, so this equals TIM-then-grey up to
+    rounding, at a third of the cost.
+    """
+    grey = tim_interpolate(grey_frames(aligned), frames_out + 1)
+    return farneback_flow(grey, flow_cfg)
+
+
+def preprocess_clip(
+    frames: list[np.ndarray],
+    *,
+    aligner: FaceAligner,
+    frames_out: int,
+    flow_cfg: FlowConfig,
+) -> ProcessedClip:
+    """Decoded RGB frames (onset..offset) -> the RGB and flow inputs of the network."""
+    alignment = align_clip(frames, aligner)
+    return ProcessedClip(
+        rgb=rgb_from_aligned(alignment.frames, frames_out),
+        flow=flow_from_aligned(alignment.frames, frames_out, flow_cfg),
+        landmarks=alignment.landmarks,
+        matrix=alignment.matrix,
+        detected_frame=alignment.detected_frame,
+        n_source_frames=len(frames),
+        status=alignment.status,
+    )
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+@dataclass
+class StageSummary:
+    stage: str
+    clips_in: int
+    clips_out: int = 0
+    failures: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "clips_in": self.clips_in, "clips_out": self.clips_out,
+                "failures": dict(self.failures), "seconds": round(self.seconds, 2)}
+
+    def __str__(self) -> str:
+        failed = sum(self.failures.values())
+        text = (f"{self.stage}: {self.clips_in} clips in, {self.clips_out} out, "
+                f"{failed} failed")
+        if failed:
+            text += " (" + ", ".join(f"{r}: {c}" for r, c in self.failures.most_common()) + ")"
+        return text + f" [{self.seconds:.1f} s]"
+
+
+def run_align(
+    manifest_path: str | Path,
+    out_path: str | Path,
+    cfg: PreprocessConfig,
+    *,
+    gzip_level: int = 1,
+    max_detection_frames: int = 8,
+    progress: bool = True,
+) -> StageSummary:
+    """Manifest rows with status ok -> aligned.h5 (every frame of every clip, aligned)."""
+    rows = usable(read_manifest(manifest_path))
+    if rows.empty:
+        raise PreprocessError(f"{manifest_path}: no manifest row has status ok; nothing to align")
+    tasks = [{name: row[name] for name in (*MANIFEST_META, "frame_dir", "frame_pattern")}
+             for row in rows.to_dict("records")]
+    aligner = FaceAligner(cfg.size, max_detection_frames=max_detection_frames)
+    params = {"preprocess": dataclasses.asdict(cfg), "template": TEMPLATE.tolist(),
+              "key_point_weights": KEY_POINT_WEIGHTS.tolist(),
+              "max_detection_frames": max_detection_frames, "gzip_level": gzip_level}
+    summary = StageSummary("align", clips_in=len(tasks))
+    start = time.perf_counter()
+    with ClipStoreWriter(out_path, "aligned", params=params, gzip_level=gzip_level) as writer:
+        results = _parallel_map(_align_task, tasks, cfg.workers, _init_aligner,
+                                (aligner, gzip_level))
+        for key, outcome in tqdm(results, total=len(tasks), desc="align", unit="clip",
+                                 file=sys.stderr, disable=not progress):
+            if isinstance(outcome, ClipError):
+                writer.add_failure(key, str(outcome), "align")
+                summary.failures[outcome.reason] += 1
+            else:
+                frames, meta = outcome
+                writer.add(frames, meta)
+        _finish(summary, writer, cfg, start)
+    return summary
+
+
+def run_interpolate(
+    aligned_path: str | Path,
+    out_path: str | Path,
+    cfg: PreprocessConfig,
+    *,
+    gzip_level: int = 1,
+    progress: bool = True,
+) -> StageSummary:
+    """aligned.h5 -> rgb.h5: every clip TIM-resampled to `cfg.frames` frames."""
+    params = {"preprocess": dataclasses.asdict(cfg), "gzip_level": gzip_level}
+    return _derive(aligned_path, out_path, "rgb", "interpolate", _rgb_task, params,
+                   (3, cfg.frames, cfg.size, cfg.size), cfg,
+                   {"frames_out": cfg.frames, "gzip_level": gzip_level},
+                   gzip_level, progress)
+
+
+def run_flow(
+    aligned_path: str | Path,
+    out_path: str | Path,
+    preprocess_cfg: PreprocessConfig,
+    flow_cfg: FlowConfig,
+    *,
+    gzip_level: int = 1,
+    progress: bool = True,
+) -> StageSummary:
+    """aligned.h5 -> flow.h5: `frames` raw Farneback fields per clip (float16 pixels)."""
+    params = {"preprocess": dataclasses.asdict(preprocess_cfg),
+              "flow": dataclasses.asdict(flow_cfg), "gzip_level": gzip_level}
+    shape = (2, preprocess_cfg.frames, preprocess_cfg.size, preprocess_cfg.size)
+    return _derive(aligned_path, out_path, "flow", "flow", _flow_task, params, shape,
+                   preprocess_cfg,
+                   {"frames_out": preprocess_cfg.frames, "flow_cfg": flow_cfg,
+                    "gzip_level": gzip_level},
+                   gzip_level, progress)
+
+
+def _derive(
+    aligned_path: str | Path,
+    out_path: str | Path,
+    kind: str,
+    stage: str,
+    task: Callable[[int], tuple[int, Any]],
+    params: dict[str, Any],
+    shape: tuple[int, ...],
+    cfg: PreprocessConfig,
+    options: dict[str, Any],
+    gzip_level: int,
+    progress: bool,
+) -> StageSummary:
+    """Shared body of interpolate and flow: one output clip per aligned clip."""
+    aligned = ClipStore(aligned_path)
+    if aligned.kind != "aligned":
+        raise PreprocessError(f"{aligned_path}: a {aligned.kind} store, not an aligned one")
+    if len(aligned) == 0:
+        raise PreprocessError(f"{aligned_path}: holds no aligned clip")
+    stored_size = aligned.attrs["params"]["preprocess"]["size"]
+    if stored_size != cfg.size:
+        raise PreprocessError(f"{aligned_path}: clips are {stored_size} px but "
+                              f"preprocess.size is {cfg.size}; run the align stage again")
+    params = {**params, "aligned": aligned.attrs["params"]}
+    meta = aligned.meta.to_dict("records")
+    arrays = {name: aligned.meta_array(name) for name in ("align_matrix", "landmarks")}
+    summary = StageSummary(stage, clips_in=len(aligned))
+    start = time.perf_counter()
+    with ClipStoreWriter(out_path, kind, params=params, clip_shape=shape, gzip_level=gzip_level,
+                         failures=aligned.attrs["failures"]) as writer:
+        results = _parallel_map(task, range(len(aligned)), cfg.workers, _init_derive,
+                                (aligned, options))
+        for index, outcome in tqdm(results, total=len(aligned), desc=stage, unit="clip",
+                                   file=sys.stderr, disable=not progress):
+            if isinstance(outcome, ClipError):
+                writer.add_failure(meta[index]["key"], str(outcome), stage)
+                summary.failures[outcome.reason] += 1
+            else:
+                clip_meta = {**meta[index], **{n: a[index] for n, a in arrays.items()}}
+                writer.add(outcome, clip_meta)
+        _finish(summary, writer, cfg, start)
+    aligned.close()
+    return summary
+
+
+def _finish(summary: StageSummary, writer: ClipStoreWriter, cfg: PreprocessConfig,
+            start: float) -> None:
+    """Print the summary; raise (so the writer discards its file) when too much failed."""
+    summary.clips_out = len(writer)
+    summary.seconds = time.perf_counter() - start
+    writer.summary = summary.as_dict()
+    print(summary, file=sys.stderr)
+    failed = sum(summary.failures.values())
+    if summary.clips_out == 0:
+        raise PreprocessError(f"{summary.stage}: every one of {summary.clips_in} clips failed "
+                              f"({dict(summary.failures)}); no output written")
+    if failed > cfg.max_failure_fraction * summary.clips_in:
+        raise PreprocessError(
+            f"{summary.stage}: {failed} of {summary.clips_in} clips failed "
+            f"({failed / summary.clips_in:.0%}), more than preprocess.max_failure_fraction "
+            f"= {cfg.max_failure_fraction:g}; no output written. Reasons: "
+            f"{dict(summary.failures)}"
+        )
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_pool_process(initializer: Callable[..., None], initargs: tuple) -> None:
+    # The clips already run in parallel; OpenCV's own threads would only oversubscribe.
+    cv2.setNumThreads(1)
+    initializer(*initargs)
+
+
+def _init_aligner(aligner: FaceAligner, gzip_level: int) -> None:
+    _worker["aligner"] = aligner
+    _worker["gzip_level"] = gzip_level
+
+
+def _init_derive(aligned: ClipStore, options: dict[str, Any]) -> None:
+    _worker["aligned"] = aligned
+    _worker["options"] = options
+
+
+def _align_task(row: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        frames = load_clip_frames(frame_paths(row))
+        alignment = align_clip(frames, _worker["aligner"])
+    except ClipError as exc:
+        return row["key"], exc
+    meta = {name: row[name] for name in MANIFEST_META}
+    meta.update(n_source_frames=len(frames), align_status=alignment.status,
+                align_matrix=alignment.matrix, landmarks=alignment.landmarks,
+                detected_frame=alignment.detected_frame)
+    return row["key"], (encode_clip(alignment.frames, _worker["gzip_level"]), meta)
+
+
+def _rgb_task(index: int) -> tuple[int, Any]:
+    aligned = _worker["aligned"].read(index)
+    if len(aligned) < 2:
+        return index, ClipError("one-frame clip", "TIM needs at least 2 frames")
+    rgb = rgb_from_aligned(aligned, _worker["options"]["frames_out"])
+    return index, encode_clip(rgb, _worker["options"]["gzip_level"])
+
+
+def _flow_task(index: int) -> tuple[int, Any]:
+    aligned = _worker["aligned"].read(index)
+    if len(aligned) < 2:
+        return index, ClipError("one-frame clip", "TIM needs at least 2 frames")
+    options = _worker["options"]
+    flow = flow_from_aligned(aligned, options["frames_out"], options["flow_cfg"])
+    return index, encode_clip(flow.astype(np.float16), options["gzip_level"])
+
+
+def resolve_workers(workers: int, tasks: int) -> int:
+    """`preprocess.workers` (0: one per core) capped at the number of clips."""
+    wanted = workers or os.cpu_count() or 1
+    return max(1, min(wanted, tasks))
+
+
+def _parallel_map(
+    function: Callable[[Any], Any],
+    items: Iterable[Any],
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple,
+) -> Iterator[Any]:
+    """Results in input order; in this process when one worker suffices."""
+    items = list(items)
+    count = resolve_workers(workers, len(items))
+    if count == 1:
+        initializer(*initargs)
+        yield from map(function, items)
+        return
+    # Not fork: a child forked after OpenCV has started its thread pool can hang. The fork
+    # server imports this module once, so each worker starts without re-importing it.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+    else:
+        context = multiprocessing.get_context("spawn")
+    with context.Pool(count, initializer=_init_pool_process,
+                      initargs=(initializer, initargs)) as pool:
+        yield from pool.imap(function, items, chunksize=1)
