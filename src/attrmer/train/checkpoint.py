@@ -58,6 +58,21 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+def _match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each moment tensor its parameter's memory layout (e.g. channels_last_3d).
+
+    Checkpoints store tensors contiguous; the fused Adam step walks a parameter and its
+    moments as flat memory, so a moment in another layout would be silently scrambled.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for name, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape \
+                        and value.stride() != param.stride():
+                    state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def save_checkpoint(
     path: Path,
     *,
@@ -116,6 +131,7 @@ def load_checkpoint(
             raise CheckpointMismatchError(f"{tensor_path}: does not match {meta_path}")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    _match_parameter_layout(optimizer)
     torch.set_rng_state(tensors["rng.torch"])
     generator.set_state(tensors["rng.loader"])
     best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None

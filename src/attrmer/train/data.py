@@ -136,8 +136,8 @@ class ClipPairDataset(Dataset):
 
     def __init__(self, rows: pd.DataFrame, rgb_path: Path, flow_path: Path) -> None:
         self.keys = list(rows["key"])
-        self.labels = torch.as_tensor(rows["label"].to_numpy(np.int64))
-        self.text_ids = torch.as_tensor(rows["text_id"].to_numpy(np.int64))
+        self.labels = torch.tensor(rows["label"].to_numpy(np.int64))
+        self.text_ids = torch.tensor(rows["text_id"].to_numpy(np.int64))
         # Stores open lazily: each DataLoader worker gets its own handle on first read.
         self.rgb = ClipStore(rgb_path)
         self.flow = ClipStore(flow_path)

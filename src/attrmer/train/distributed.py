@@ -54,9 +54,11 @@ class DistributedContext:
             return model
         device_ids = [self.local_rank] if self.device is not None and self.device.type == "cuda" \
             else None
-        # The attribute branch's BERT pooler output is unused; let DDP tolerate such parameters.
+        # BERT's pooler layer is unused by the mean/CLS pooling of the attribute branch; DDP
+        # must be told to expect parameters without gradients then.
+        has_text = getattr(model, "attributes", None) is not None
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
-                                                   find_unused_parameters=True)
+                                                   find_unused_parameters=has_text)
 
     def barrier(self) -> None:
         if self.world_size > 1:

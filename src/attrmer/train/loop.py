@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -30,7 +31,13 @@ from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
 from attrmer.model.inputs import prepare_flow, prepare_rgb
 from attrmer.modelfile import save_model_dir
-from attrmer.train.checkpoint import Checkpoint, load_checkpoint, params_hash, save_checkpoint
+from attrmer.train.checkpoint import (
+    Checkpoint,
+    CheckpointMismatchError,
+    load_checkpoint,
+    params_hash,
+    save_checkpoint,
+)
 from attrmer.train.data import ClipPairDataset, Fold, TrainingTable, load_training_table
 from attrmer.train.distributed import DistributedContext
 
@@ -154,7 +161,8 @@ def fit_fold(
     groups = [{"params": model.video.parameters(), "lr": cfg.lr}]
     if attributes is not None:
         groups.append({"params": attributes.parameters(), "lr": cfg.lr * cfg.text_lr_scale})
-    optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused step is several times faster on CPU for BERT's 22M parameters.
+    optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     trained = dist.wrap(model)
 
     generator = torch.Generator().manual_seed(seed)
@@ -171,7 +179,8 @@ def fit_fold(
         drop_last=len(train_set) > per_rank_batch and len(train_set) % per_rank_batch == 1,
     )
 
-    settings = training_settings(params, seed) | {"fold": fold.name, "world": dist.world_size}
+    settings = training_settings(params, seed) | {
+        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold)}
     settings_hash = params_hash(settings)
     state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
     best_state: dict[str, torch.Tensor] | None = None
@@ -250,6 +259,17 @@ def fit_fold(
     return FoldResult(predictions, model.video, selected, state.history)
 
 
+def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
+    """Enough of the data's identity that a checkpoint never resumes onto other data."""
+    return {
+        "stores": [table.rgb_path.stat().st_size, table.flow_path.stat().st_size],
+        "train": params_hash({"keys": list(fold.train["key"]),
+                              "labels": fold.train["label"].tolist(),
+                              "texts": fold.train["text_id"].tolist(),
+                              "sentences": table.sentences}),
+    }
+
+
 def _accuracy(predictions: pd.DataFrame) -> float:
     if predictions.empty:
         return 0.0
@@ -325,16 +345,26 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
     runtime = Runtime.choose(params, dist.device)
     live = _Live(paths.live_dir) if dist.is_main else None
     results = []
+    paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     for fold in table.folds:
-        paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        results.append(fit_fold(
-            params, table, fold, seed=seed, runtime=runtime, dist=dist, progress=progress,
-            checkpoint_path=paths.checkpoint_dir / fold.name if params.train.checkpoint else None,
-            logger=live.log if live else None,
-        ))
+        checkpoint = paths.checkpoint_dir / fold.name if params.train.checkpoint else None
+        run = functools.partial(fit_fold, params, table, fold, seed=seed, runtime=runtime,
+                                dist=dist, progress=progress, checkpoint_path=checkpoint,
+                                logger=live.log if live else None)
+        try:
+            results.append(run())
+        except CheckpointMismatchError as exc:
+            # DVC re-runs this stage only when its parameters or data changed, so a checkpoint
+            # from before the change can never be resumed: start this fold afresh.
+            log.warning("%s\nstarting %s afresh", exc, fold.name)
+            _remove_checkpoint(checkpoint)
+            results.append(run())
     if not dist.is_main:
         return {}
     live.close()
+    for fold in table.folds:
+        # A finished seed needs no checkpoint; one left behind could only mislead a later run.
+        _remove_checkpoint(paths.checkpoint_dir / fold.name)
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
     labels = list(range(len(table.classes)))
@@ -361,6 +391,12 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         predictions.to_csv(tmp, index=False, float_format="%.6f")
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
+
+
+def _remove_checkpoint(path: Path | None) -> None:
+    if path is not None:
+        for suffix in (".json", ".safetensors"):
+            path.with_suffix(suffix).unlink(missing_ok=True)
 
 
 class _Live:

@@ -1,0 +1,70 @@
+"""Turn stored clips into network inputs: the one place training and predict share for it.
+
+RGB arrives as uint8 (B, 3, T, H, W) and optical flow as raw displacements in pixels
+(B, 2, T, H, W), channel 0 horizontal (u), channel 1 vertical (v), as the HDF5 stores hold them.
+Both come out as float32 at `input_size`×`input_size`, time untouched. This module does not read
+files and does not augment.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# Per-channel mean and std of RGB in [0, 1] (the ImageNet statistics). The networks are trained
+# from scratch, so the exact values matter little; what matters is that training and predict
+# use the same ones, which is why they live here.
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
+
+
+def _check_clip(clip: Tensor, channels: int, what: str) -> None:
+    if clip.ndim != 5 or clip.shape[1] != channels:
+        raise ValueError(f"{what}: expected (B, {channels}, T, H, W), got {tuple(clip.shape)}")
+
+
+def _resize(clip: Tensor, input_size: int) -> Tensor:
+    """Resize every frame to input_size×input_size; T is kept.
+
+    Frames are resized one by one (bilinear, antialiased) rather than with a trilinear
+    interpolation over the clip: the two agree in time (a kept T is the identity either way),
+    and the antialiasing keeps a 112→32 reduction from aliasing the fine facial texture.
+    """
+    batch, channels, frames, height, width = clip.shape
+    if height == input_size and width == input_size:
+        return clip
+    flat = clip.permute(0, 2, 1, 3, 4).reshape(batch * frames, channels, height, width)
+    flat = F.interpolate(flat, size=(input_size, input_size), mode="bilinear",
+                         align_corners=False, antialias=True)
+    return flat.reshape(batch, frames, channels, input_size, input_size).permute(0, 2, 1, 3, 4)
+
+
+def prepare_rgb(rgb: Tensor, input_size: int) -> Tensor:
+    """uint8 RGB clips → float32 scaled to [0, 1], normalised by RGB_MEAN / RGB_STD, resized."""
+    _check_clip(rgb, 3, "rgb")
+    if rgb.dtype != torch.uint8:
+        raise TypeError(f"rgb: expected uint8 pixels, got {rgb.dtype}")
+    clip = _resize(rgb.float().div_(255.0), input_size)
+    mean = torch.tensor(RGB_MEAN, device=clip.device).view(1, 3, 1, 1, 1)
+    std = torch.tensor(RGB_STD, device=clip.device).view(1, 3, 1, 1, 1)
+    return ((clip - mean) / std).contiguous()
+
+
+def prepare_flow(flow: Tensor, bound: float, input_size: int) -> Tensor:
+    """Raw flow in pixels → float32 in [-1, 1]: clip to ±bound, divide by bound.
+
+    One fixed bound for every frame and clip keeps the motion's magnitude (a per-frame min–max
+    would blow a near-still frame's noise up to full scale). When the frames are resized, the
+    displacements are scaled with them first, so `bound` keeps meaning pixels at input_size.
+    """
+    _check_clip(flow, 2, "flow")
+    if bound <= 0:
+        raise ValueError(f"bound: {bound} must be positive")
+    clip = flow.float()
+    height, width = clip.shape[-2:]
+    if height != input_size or width != input_size:
+        clip = _resize(clip, input_size)
+        scale = torch.tensor([input_size / width, input_size / height], device=clip.device)
+        clip = clip * scale.view(1, 2, 1, 1, 1)
+    return (clip.clamp(-bound, bound) / bound).contiguous()

@@ -1,0 +1,23 @@
+"""DVC stage `attributes`: the manifest's parsed AUs → one FACS sentence per clip."""
+
+from __future__ import annotations
+
+import argparse
+
+from attrmer.attributes import run_attributes
+from attrmer.config import load_params
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--manifest", default="data/interim/manifest.csv")
+    parser.add_argument("--out", default="data/processed/attributes.csv")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    run_attributes(args.manifest, args.out, params.attributes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

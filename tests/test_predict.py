@@ -1,0 +1,353 @@
+"""`attrmer predict`: same prediction from frames and video, JSON schema, every error path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from attrmer.config import Params
+from attrmer.model import VideoNet
+from attrmer.modelfile import ModelFileError, save_model_dir
+from attrmer.predict import (
+    EXIT_INPUT,
+    EXIT_MODEL,
+    EXIT_OK,
+    STEPS,
+    InputError,
+    Prediction,
+    Predictor,
+    cli,
+    default_model_dir,
+    find_clips,
+    predict_paths,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO / "src" / "attrmer" / "synth" / "faces"
+CLASSES = ["happiness", "disgust", "repression", "surprise", "sadness"]
+CLIP_FRAMES = 10
+
+
+def make_model_dir(directory: Path, *, width: int = 4, seed: int = 0) -> Path:
+    """A random-init model directory. Preprocessing keeps the defaults (112 px aligned
+    faces, 16 TIM frames), so it is the real one; the network is made cheap (width 4, inputs
+    resized to 32 px by prepare_rgb / prepare_flow)."""
+    import torch
+
+    torch.manual_seed(seed)
+    params = Params.from_dict({"model": {"width": width, "input_size": 32}})
+    network = VideoNet.from_config(params.model, num_classes=len(CLASSES))
+    save_model_dir(directory, network, params=params, classes=CLASSES)
+    return directory
+
+
+def face_clip(frames: int = CLIP_FRAMES) -> list[np.ndarray]:
+    """A committed real face still on a 320×240 canvas, drifting by sub-pixel steps and
+    slowly brightening, so the clip has motion for the flow stream."""
+    stills = sorted(FACES.glob("grid-*.jpg"))
+    if not stills:
+        pytest.skip(f"no committed face still in {FACES}")
+    still = cv2.cvtColor(cv2.imread(str(stills[0])), cv2.COLOR_BGR2RGB)
+    height, width = still.shape[:2]
+    canvas = np.full((240, 320, 3), 90, np.uint8)
+    top, left = (240 - height) // 2, (320 - width) // 2
+    canvas[top:top + height, left:left + width] = still
+    clip = []
+    for i in range(frames):
+        shift = np.float32([[1, 0, 0.3 * i], [0, 1, 0.2 * i]])
+        frame = cv2.warpAffine(canvas, shift, (320, 240), borderMode=cv2.BORDER_REPLICATE)
+        clip.append(np.clip(frame.astype(np.int16) + i, 0, 255).astype(np.uint8))
+    return clip
+
+
+def write_frame_folder(folder: Path, frames: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(frames, start=1):
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def write_video(path: Path, frames: list[np.ndarray]) -> Path:
+    """FFV1 in AVI: lossless, so the video decodes to exactly the frames of the folder."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (width, height))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write FFV1 video")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("predict")
+    frames = face_clip()
+    grey = [np.full((96, 96, 3), 128, np.uint8)] * 3
+    return {
+        "model": make_model_dir(root / "model"),
+        "folder": write_frame_folder(root / "frames", frames),
+        "video": write_video(root / "clip.avi", frames),
+        "grey": write_frame_folder(root / "grey", grey),
+        "single": write_frame_folder(root / "single", frames[:1]),
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="module")
+def predictor(workspace) -> Predictor:
+    return Predictor(workspace["model"])
+
+
+@pytest.fixture
+def loaded_once(predictor, monkeypatch) -> None:
+    """Let `cli` reuse the module's Predictor for the test model instead of loading dlib and
+    the network again (loading itself is tested by the model-error tests and the fixture)."""
+    import attrmer.predict
+
+    def reuse(model_dir, device="cpu"):
+        assert Path(model_dir) == predictor.model_dir
+        return predictor
+
+    monkeypatch.setattr(attrmer.predict, "Predictor", reuse)
+
+
+def test_folder_and_video_of_the_same_frames_predict_the_same(predictor, workspace):
+    from_folder, from_video = predict_paths(predictor, [workspace["folder"], workspace["video"]])
+    assert "error" not in from_folder and "error" not in from_video, (from_folder, from_video)
+    assert from_folder["frames"] == from_video["frames"] == CLIP_FRAMES
+    assert from_folder["label"] == from_video["label"]
+    for name in CLASSES:
+        assert from_folder["probabilities"][name] == pytest.approx(
+            from_video["probabilities"][name], abs=1e-4)
+
+
+def test_predict_frames_returns_a_full_prediction(predictor):
+    prediction = predictor.predict_frames(face_clip())
+    assert isinstance(prediction, Prediction)
+    assert list(prediction.probabilities) == CLASSES
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+    assert prediction.frames == CLIP_FRAMES
+    assert set(prediction.timings) == {"align", "tim", "flow", "network"}
+    assert all(seconds >= 0 for seconds in prediction.timings.values())
+
+
+def test_predict_path_times_every_step(predictor, workspace):
+    prediction = predictor.predict_path(workspace["video"], onset=2)
+    assert prediction.frames == CLIP_FRAMES - 1
+    assert list(prediction.timings) == list(STEPS)
+    with pytest.raises(InputError, match="no face found"):
+        predictor.predict_path(workspace["grey"])
+
+
+def test_predict_many_batches_like_one_at_a_time(predictor):
+    clip = face_clip()
+    shorter = clip[2:]
+    one_by_one = [predictor.predict_frames(clip), predictor.predict_frames(shorter)]
+    batched = predictor.predict_many([clip, shorter], batch_size=2)
+    for single, in_batch in zip(one_by_one, batched, strict=True):
+        assert single.label == in_batch.label
+        for name in CLASSES:
+            assert single.probabilities[name] == pytest.approx(in_batch.probabilities[name],
+                                                               abs=1e-5)
+
+
+def test_json_schema_for_one_clip(workspace, capsys):
+    code = cli([str(workspace["folder"]), "--model", str(workspace["model"]), "--json"])
+    assert code == EXIT_OK
+    record = json.loads(capsys.readouterr().out)
+    assert isinstance(record, dict)
+    assert {"path", "label", "probabilities", "frames", "onset", "offset", "model"} <= set(record)
+    assert isinstance(record["label"], str) and record["label"] in CLASSES
+    assert isinstance(record["probabilities"], dict)
+    assert set(record["probabilities"]) == set(CLASSES)
+    assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in record["probabilities"].values())
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert (record["frames"], record["onset"], record["offset"]) == (CLIP_FRAMES, 1, CLIP_FRAMES)
+    assert record["path"] == str(workspace["folder"])
+    assert record["model"] == str(workspace["model"])
+
+
+def test_several_paths_give_a_list_and_the_output_file(loaded_once, workspace, tmp_path, capsys):
+    out = tmp_path / "result" / "predictions.json"
+    code = cli([str(workspace["folder"]), str(workspace["video"]), "--model",
+                str(workspace["model"]), "--json", "--output", str(out), "--timings"])
+    assert code == EXIT_OK
+    printed = json.loads(capsys.readouterr().out)
+    assert isinstance(printed, list) and len(printed) == 2
+    assert json.loads(out.read_text()) == printed
+    assert all(set(record["timings"]) == set(STEPS) for record in printed)
+    assert [p.name for p in out.parent.iterdir()] == ["predictions.json"]
+
+
+def test_table_names_the_label_and_every_class(loaded_once, workspace, capsys):
+    code = cli([str(workspace["video"]), "--model", str(workspace["model"])])
+    assert code == EXIT_OK
+    text = capsys.readouterr().out
+    assert str(workspace["video"]) in text
+    assert all(name in text for name in CLASSES)
+
+
+def test_onset_offset_select_the_span(predictor, workspace):
+    [record] = predict_paths(predictor, [workspace["video"]], onset=3, offset=7)
+    assert (record["onset"], record["offset"], record["frames"]) == (3, 7, 5)
+
+
+@pytest.mark.parametrize(
+    ("onset", "offset", "message"),
+    [(0, 5, "must be 1 or more"), (2, 99, "past the clip's last frame"),
+     (4, 4, "fewer than 2 frames")],
+)
+def test_span_out_of_range_is_an_input_error(predictor, workspace, onset, offset, message):
+    [record] = predict_paths(predictor, [workspace["folder"]], onset=onset, offset=offset)
+    assert message in record["error"]
+    assert str(workspace["folder"]) in record["error"]
+
+
+def test_a_folder_of_clips_predicts_each(predictor, workspace, tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    frames = face_clip()
+    write_frame_folder(clips / "b_clip", frames)
+    write_video(clips / "a_clip.avi", frames)
+    (clips / "notes.txt").write_text("not a clip")
+    sources = find_clips(clips)
+    assert [(s.path.name, s.kind) for s in sources] == [("a_clip.avi", "video"),
+                                                         ("b_clip", "frames")]
+    records = predict_paths(predictor, [clips])
+    assert [Path(r["path"]).name for r in records] == ["a_clip.avi", "b_clip"]
+    assert all("label" in r for r in records)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def test_missing_file(predictor, tmp_path):
+    missing = tmp_path / "nowhere.mp4"
+    [record] = predict_paths(predictor, [missing])
+    assert "no such file" in record["error"] and str(missing) in record["error"]
+
+
+def test_undecodable_file(predictor, tmp_path):
+    garbage = tmp_path / "x.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    [record] = predict_paths(predictor, [garbage])
+    assert str(garbage) in record["error"]
+    assert "cannot open video" in record["error"] or "no decodable frames" in record["error"]
+
+
+def test_one_frame_clip(predictor, workspace):
+    [record] = predict_paths(predictor, [workspace["single"]])
+    assert "at least 2 frames" in record["error"]
+    assert str(workspace["single"]) in record["error"]
+
+
+def test_no_face(predictor, workspace):
+    [record] = predict_paths(predictor, [workspace["grey"]])
+    assert "no face found" in record["error"] and str(workspace["grey"]) in record["error"]
+
+
+def test_one_bad_clip_does_not_stop_the_others(loaded_once, workspace, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    code = cli([str(workspace["grey"]), str(workspace["folder"]), str(tmp_path / "absent"),
+                "--model", str(workspace["model"]), "--json", "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == EXIT_INPUT
+    records = json.loads(captured.out)
+    assert [("error" in r) for r in records] == [True, False, True]
+    assert records[1]["label"] in CLASSES
+    assert "no face found" in captured.err and "absent" in captured.err
+    assert json.loads(out.read_text()) == records
+
+
+def test_a_single_bad_clip_prints_and_writes_nothing(loaded_once, workspace, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    code = cli([str(workspace["grey"]), "--model", str(workspace["model"]), "--json",
+                "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == EXIT_INPUT
+    assert captured.out == ""
+    assert "no face found" in captured.err and str(workspace["grey"]) in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_dir_missing_files(workspace, tmp_path, capsys):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text((workspace["model"] / "config.json").read_text())
+    code = cli([str(workspace["folder"]), "--model", str(broken)])
+    assert code == EXIT_MODEL
+    err = capsys.readouterr().err
+    assert str(broken) in err and "model.safetensors" in err
+
+
+def test_model_dir_absent(workspace, tmp_path, capsys):
+    code = cli([str(workspace["folder"]), "--model", str(tmp_path / "no-model")])
+    assert code == EXIT_MODEL
+    assert "no-model" in capsys.readouterr().err
+
+
+def test_model_dir_wrong_format_version(workspace, tmp_path, capsys):
+    old = tmp_path / "model"
+    old.mkdir()
+    config = json.loads((workspace["model"] / "config.json").read_text())
+    config["format_version"] = 999
+    (old / "config.json").write_text(json.dumps(config))
+    (old / "model.safetensors").write_bytes((workspace["model"] / "model.safetensors")
+                                            .read_bytes())
+    code = cli([str(workspace["folder"]), "--model", str(old)])
+    assert code == EXIT_MODEL
+    err = capsys.readouterr().err
+    assert "format version 999" in err and str(old) in err
+
+
+def test_model_dir_corrupt_weights(workspace, tmp_path, capsys):
+    corrupt = tmp_path / "model"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text((workspace["model"] / "config.json").read_text())
+    (corrupt / "model.safetensors").write_bytes(b"not safetensors at all")
+    assert cli([str(workspace["folder"]), "--model", str(corrupt)]) == EXIT_MODEL
+    assert str(corrupt) in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(workspace, capsys):
+    assert cli([]) == EXIT_INPUT
+    assert cli([str(workspace["folder"]), "--onset", "5", "--offset", "2"]) == EXIT_INPUT
+    assert "before --onset" in capsys.readouterr().err
+
+
+def test_default_model_dir_takes_the_lowest_existing_seed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelFileError, match="dvc repro"):
+        default_model_dir()
+    (tmp_path / "models" / "seed_3").mkdir(parents=True)
+    (tmp_path / "models" / "seed_7").mkdir()
+    assert default_model_dir() == Path("models/seed_3")
+    (tmp_path / "params.yaml").write_text("train:\n  seeds: [7, 3]\n")
+    assert default_model_dir() == Path("models/seed_3")
+    (tmp_path / "params.yaml").write_text("train:\n  seeds: [7]\n")
+    assert default_model_dir() == Path("models/seed_7")
+
+
+# --- real footage ---------------------------------------------------------------------------
+
+def test_real_smile_video_gives_a_valid_prediction(shared_data, workspace, capsys):
+    video = shared_data / "faces-video" / "single_face.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} is absent")
+    trained = REPO / "models" / "seed_0"
+    model = trained if (trained / "config.json").is_file() else workspace["model"]
+    code = cli([str(video), "--model", str(model), "--json"])
+    assert code == EXIT_OK
+    record = json.loads(capsys.readouterr().out)
+    assert record["frames"] == 72
+    assert record["label"] in record["probabilities"]
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    with capsys.disabled():
+        kind = "trained" if model == trained else "random-init (no trained model)"
+        print(f"\nsingle_face.mp4 with the {kind} model {model}: {record['label']} "
+              f"{json.dumps({k: round(v, 3) for k, v in record['probabilities'].items()})}")
