@@ -365,6 +365,9 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
     for fold in table.folds:
         # A finished seed needs no checkpoint; one left behind could only mislead a later run.
         _remove_checkpoint(paths.checkpoint_dir / fold.name)
+    write_json(paths.checkpoint_dir / "status.json",
+               {"status": "finished", "seed": seed, "epochs": params.train.epochs,
+                "note": "checkpoints are removed once every fold of the seed has finished"})
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
     labels = list(range(len(table.classes)))
