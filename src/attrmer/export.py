@@ -163,12 +163,12 @@ def export_model(
     With `check`, a TorchScript file is loaded back and compared with the eager network
     (ExportError above 1e-4); an ONNX file is always validated by onnx.checker.
     """
-    from attrmer.predict import load_bundle
+    from attrmer.modelfile import load_model_dir
 
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     model_dir = Path(model_dir)
-    bundle = load_bundle(model_dir)
+    bundle = load_model_dir(model_dir)
     out = Path(out) if out is not None else default_out(model_dir, fmt)
     config = {**bundle.info, "exported_inputs": {
         "rgb": f"float32 (B, 3, {bundle.frames}, {bundle.model.input_size}, "

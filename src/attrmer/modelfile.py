@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from attrmer import __version__
@@ -105,7 +106,10 @@ def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu")
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"{directory / CONFIG}: incomplete config ({exc})") from None
     network = VideoNet.from_config(model_cfg, num_classes=len(classes))
-    state = load_file(str(directory / WEIGHTS), device="cpu")
+    try:
+        state = load_file(str(directory / WEIGHTS), device="cpu")
+    except SafetensorError as exc:
+        raise ModelFileError(f"{directory / WEIGHTS}: unreadable weights file ({exc})") from None
     try:
         network.load_state_dict(state)
     except RuntimeError as exc:

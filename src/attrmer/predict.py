@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from attrmer.modelfile import ModelBundle, ModelFileError, load_model_dir
+from attrmer.modelfile import ModelFileError, load_model_dir
 from attrmer.preprocess.frames import (
     IMAGE_SUFFIXES,
     ClipError,
@@ -49,16 +49,6 @@ exit codes:
   {EXIT_MODEL}  the model directory is missing, lacks files or is from an incompatible version
   {EXIT_OUTPUT}  the --output file could not be written
 """
-
-
-def load_bundle(model_dir: str | Path, device: str = "cpu") -> ModelBundle:
-    """`load_model_dir`, with a corrupt weights file reported as a ModelFileError too."""
-    from safetensors import SafetensorError
-
-    try:
-        return load_model_dir(model_dir, device=device)
-    except SafetensorError as exc:
-        raise ModelFileError(f"{model_dir}: unreadable weights file ({exc})") from None
 
 
 class InputError(Exception):
@@ -109,7 +99,7 @@ class Predictor:
 
         self.model_dir = Path(model_dir)
         self.device = device
-        self.bundle = load_bundle(self.model_dir, device=device)
+        self.bundle = load_model_dir(self.model_dir, device=device)
         self.classes: list[str] = list(self.bundle.classes)
         self.aligner = FaceAligner(self.bundle.size)
         # A detection on a blank image loads dlib's models now, so that model loading is not
