@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=".", help="folder the default paths are relative to")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("attrmer").setLevel(logging.INFO)
     try:
         params = load_params(args.params)
         if args.seed not in params.train.seeds:

@@ -86,7 +86,8 @@ def _manifest(rows: list[tuple[str, list[ActionUnit], str]]) -> pd.DataFrame:
             "key": key, "dataset": "synthetic", "subject": subject, "clip": clip,
             "frame_dir": f"frames/{key}", "frame_pattern": "img{}.jpg", "onset": 1, "apex": 5,
             "offset": 9, "action_units": "+".join(a.raw for a in aus), "aus": aus_to_json(aus),
-            "emotion": "happiness", "label": 0, "split": "train", "status": status,
+            "emotion": "happiness", "label": 0, "class_name": "happiness", "split": "train",
+            "status": status,
             "reason": "" if status == "ok" else "not in the class set",
         })
     return pd.DataFrame(records, columns=COLUMNS)

@@ -59,11 +59,13 @@ def _write_fixture(root: Path, protocol: str) -> dict[str, Path]:
                 "key": f"{subject}/c{c}", "dataset": "synthetic", "subject": subject,
                 "clip": f"c{c}", "frame_dir": "", "frame_pattern": "{}.jpg", "onset": 1,
                 "apex": 2, "offset": 3, "action_units": "12", "aus": "[]",
-                "emotion": CLASSES[label], "label": label, "split": split, "status": "ok",
+                "emotion": CLASSES[label], "label": label, "class_name": CLASSES[label],
+                "split": split, "status": "ok",
                 "reason": "",
             })
     rows.append({**rows[0], "key": "s1/excluded", "clip": "excluded", "emotion": "others",
-                 "label": -1, "split": "", "status": "excluded", "reason": "not in class set"})
+                 "label": -1, "class_name": "", "split": "", "status": "excluded",
+                 "reason": "not in class set"})
     manifest = pd.DataFrame(rows, columns=COLUMNS)
     paths = {"manifest": root / "manifest.csv", "rgb": root / "rgb.h5",
              "flow": root / "flow.h5", "params": root / "params.yaml", "out": root / "metrics"}

@@ -134,3 +134,19 @@ def test_stage_main(casme2_root, tmp_path):
     manifest = read_manifest(interim / "manifest.csv")
     assert sorted(usable(manifest)["label"].unique()) == [0, 1, 2]
     assert (interim / "summary.txt").is_file()
+
+
+def test_class_names_follow_the_class_set_not_the_raw_emotion():
+    """A merged class set (MEGC 2019) names its classes; training reads those names."""
+    import pandas as pd
+
+    from attrmer.manifest import ManifestError, class_names
+
+    rows = pd.DataFrame({
+        "label": [0, 0, 1, 2, -1],
+        "emotion": ["disgust", "repression", "happiness", "surprise", "others"],
+        "class_name": ["negative", "negative", "positive", "surprise", ""],
+    })
+    assert class_names(rows) == ["negative", "positive", "surprise"]
+    with pytest.raises(ManifestError, match="every class of the chosen set"):
+        class_names(rows[rows["label"] != 1])

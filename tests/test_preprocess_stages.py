@@ -54,6 +54,7 @@ def manifest_row(root: Path, subject: str, clip: str, n: int, label: int) -> dic
             "frame_dir": str(root / subject / clip), "frame_pattern": "img{}.jpg",
             "onset": 1, "apex": n // 2, "offset": n, "action_units": "12",
             "aus": '[{"number": 12}]', "emotion": "happiness", "label": label,
+            "class_name": "happiness",
             "split": "train", "status": "ok", "reason": ""}
 
 

@@ -52,7 +52,7 @@ def make_project(root: Path, *, subjects: int = 6, per_subject: int = 3,
                 "key": f"sub{s:02d}/clip{c}", "dataset": "synthetic", "subject": f"{s + 1}",
                 "clip": f"clip{c}", "frame_dir": "", "frame_pattern": "img{}.jpg", "onset": 1,
                 "apex": 2, "offset": 3, "action_units": "12", "aus": "[]",
-                "emotion": CLASSES[label], "label": label,
+                "emotion": CLASSES[label], "label": label, "class_name": CLASSES[label],
                 "split": "test" if s in test_subjects else "train", "status": "ok", "reason": "",
             })
     manifest = pd.DataFrame(rows, columns=COLUMNS)
@@ -121,7 +121,8 @@ def test_same_seed_gives_identical_results(tmp_path):
     paths = make_project(tmp_path)
     first = train_seed(_params(), 0, paths, progress=False)
     weights = load_file(paths.model_dir / "model.safetensors")
-    assert not list(paths.checkpoint_dir.iterdir())  # a finished seed leaves no checkpoint
+    # A finished seed leaves no checkpoint, only a note that it finished.
+    assert [p.name for p in paths.checkpoint_dir.iterdir()] == ["status.json"]
     second = train_seed(_params(), 0, paths, progress=False)
     assert first == second
     again = load_file(paths.model_dir / "model.safetensors")

@@ -29,6 +29,7 @@ COLUMNS = [
     "aus",  # parsed AUs as JSON (see attrmer.facs)
     "emotion",  # emotion as written, lower-cased
     "label",  # class index within the chosen class set; -1 when excluded
+    "class_name",  # the class of that index ("negative" for a megc2019 disgust clip); "" if -1
     "split",  # holdout: train / val / test; loso: test fold id as "fold<k>"; "" when unused
     "status",  # ok | excluded | failed
     "reason",  # why a row is not ok, or what rule adjusted it
@@ -69,13 +70,29 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     frame = pd.read_csv(
         path,
         dtype={"subject": str, "clip": str, "key": str, "split": str, "reason": str,
-               "action_units": str, "emotion": str},
+               "action_units": str, "emotion": str, "class_name": str},
         keep_default_na=False,
     )
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ManifestError(f"{path}: missing columns {', '.join(missing)}")
     return frame
+
+
+def class_names(rows: pd.DataFrame) -> list[str]:
+    """Class names in label order, read from usable rows; every label 0..K-1 must appear."""
+    rows = rows[rows["label"] >= 0]
+    names = rows.groupby("label")["class_name"].agg(lambda s: sorted(set(s)))
+    if list(names.index) != list(range(len(names))):
+        present = ", ".join(map(str, names.index))
+        raise ManifestError(
+            f"the labels of the usable clips are {present}; every class of the chosen set needs "
+            "at least one usable clip (see data/interim/summary.txt)"
+        )
+    clashing = [f"{label}: {', '.join(n)}" for label, n in names.items() if len(n) != 1]
+    if clashing:
+        raise ManifestError(f"a label carries several class names ({'; '.join(clashing)})")
+    return [n[0] for n in names]
 
 
 def usable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -54,7 +54,7 @@ from attrmer.baselines.mdmo import mdmo_feature
 from attrmer.config import Params
 from attrmer.evaluate.summary import summarize_runs
 from attrmer.io import atomic_path, write_json
-from attrmer.manifest import read_manifest, usable
+from attrmer.manifest import ManifestError, class_names, read_manifest, usable
 from attrmer.preprocess.store import ClipStore
 
 HOLDOUT_FOLD = "holdout"
@@ -162,13 +162,10 @@ def baseline_rows(
               "and are left out, as in training", file=sys.stderr)
     if rows.empty:
         raise BaselineSetupError(f"no usable clip of {manifest_path} is in both stores")
-    names = rows.groupby("label")["emotion"].first().sort_index()
-    if list(names.index) != list(range(len(names))):
-        raise BaselineSetupError(
-            f"{manifest_path}: the labels present are {', '.join(map(str, names.index))}; every "
-            "class of the chosen set needs at least one usable clip"
-        )
-    return rows, [str(n) for n in names]
+    try:
+        return rows, class_names(rows)
+    except ManifestError as exc:
+        raise BaselineSetupError(f"{manifest_path}: {exc}") from None
 
 
 def baseline_folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:

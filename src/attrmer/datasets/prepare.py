@@ -91,6 +91,7 @@ def build_manifest(
             "aus": aus_to_json(parse_action_units(record.action_units)),
             "emotion": record.emotion,
             "label": label if status == "ok" else -1,
+            "class_name": class_set.classes[label] if status == "ok" else "",
             "split": "",
             "status": status,
             "reason": "; ".join(notes),
@@ -135,6 +136,7 @@ def prepare_dataset(
         adapter, data.classes, params.split, max_clip_seconds=max_clip_seconds
     )
     _require_usable(manifest, adapter)
+    _require_every_class(manifest, class_set, adapter)
     summary = summarize(manifest, adapter=adapter, class_set=class_set, split=params.split)
     write_manifest(manifest, interim_dir / MANIFEST_NAME)
     write_text(interim_dir / SUMMARY_NAME, summary)
@@ -251,6 +253,18 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"attrmer prepare: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _require_every_class(manifest: pd.DataFrame, class_set: ClassSet,
+                         adapter: DatasetAdapter) -> None:
+    """A class with no usable clip would shift every later label; refuse the class set."""
+    present = set(manifest.loc[manifest["status"] == "ok", "label"])
+    empty = [name for i, name in enumerate(class_set.classes) if i not in present]
+    if empty:
+        raise DatasetError(
+            f"{adapter.located.sheet.as_posix()}: class set {class_set.name} has no usable clip "
+            f"of {', '.join(empty)}; choose data.classes without it"
+        )
 
 
 def _require_usable(manifest: pd.DataFrame, adapter: DatasetAdapter) -> None:

@@ -61,7 +61,10 @@ class TextEncoder(nn.Module):
             # Imported here, so that the video-only path (predict, export) never pays for it,
             # and inside the offline block, as huggingface_hub reads the setting on import.
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
+            # A local load needs no "Loading weights" progress bar in every training log.
+            hf_logging.disable_progress_bar()
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
             self.transformer = AutoModel.from_pretrained(self.model_dir, local_files_only=True)
         self.pooler_name = pooler

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from attrmer.manifest import read_manifest, usable
+from attrmer.manifest import ManifestError, class_names, read_manifest, usable
 from attrmer.preprocess.store import ClipStore
 
 
@@ -41,18 +41,6 @@ class TrainingTable:
     folds: list[Fold]
     rgb_path: Path
     flow_path: Path
-
-
-def class_names(rows: pd.DataFrame) -> list[str]:
-    """Class names in label order, from the manifest's emotion column."""
-    names = rows.groupby("label")["emotion"].first().sort_index()
-    if list(names.index) != list(range(len(names))):
-        present = ", ".join(map(str, names.index))
-        raise TrainingSetupError(
-            f"labels present in the manifest are {present}; every class of the chosen set needs "
-            "at least one usable clip (see data/interim/summary.txt)"
-        )
-    return [str(n) for n in names]
 
 
 def load_training_table(
@@ -87,7 +75,10 @@ def load_training_table(
     else:
         rows = rows.assign(sentence="", text_id=0)
         sentences = [""]
-    classes = class_names(rows)
+    try:
+        classes = class_names(rows)
+    except ManifestError as exc:
+        raise TrainingSetupError(f"{manifest_path}: {exc}") from None
     folds = _folds(rows, protocol)
     for fold in folds:
         _check_fold(fold, classes, batch_size)

@@ -240,6 +240,11 @@ def fit_fold(
                     best_state = copy.deepcopy(model.video.state_dict())
         state.history.append(record)
         state.epoch = epoch
+        if dist.is_main:
+            log.info("%s epoch %d/%d  loss %.3f (video %.3f, text %.3f, contrastive %.3f)  "
+                     "train acc %.3f  test acc %.3f", fold.name, epoch, cfg.epochs,
+                     record["loss"], record["video_ce"], record["text_ce"],
+                     record["contrastive"], record["train_accuracy"], record["test_accuracy"])
         if logger is not None and dist.is_main:
             logger(fold.name, record)
         if checkpoint_path is not None and dist.is_main:
