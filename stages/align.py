@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
 from attrmer.preprocess.pipeline import run_align
 
 
@@ -15,11 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="data/processed/aligned.h5")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    cfg = params.preprocess
-    run_align(args.manifest, args.out, cfg, gzip_level=cfg.gzip_level,
-              max_detection_frames=cfg.max_detection_frames, progress=not args.no_progress)
-    return 0
+
+    def run() -> None:
+        cfg = load_params(args.params).preprocess
+        run_align(args.manifest, args.out, cfg, gzip_level=cfg.gzip_level,
+                  max_detection_frames=cfg.max_detection_frames, progress=not args.no_progress)
+
+    return run_reporting_errors("align", run)
 
 
 if __name__ == "__main__":

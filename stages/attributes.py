@@ -6,6 +6,7 @@ import argparse
 
 from attrmer.attributes import run_attributes
 from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,9 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", default="data/interim/manifest.csv")
     parser.add_argument("--out", default="data/processed/attributes.csv")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    run_attributes(args.manifest, args.out, params.attributes)
-    return 0
+    return run_reporting_errors(
+        "attributes",
+        lambda: run_attributes(args.manifest, args.out, load_params(args.params).attributes),
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from attrmer.baselines.run import BASELINES, run_baseline
 from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,21 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="metrics/baselines",
                         help="writes <out>/<name>/seed_<s>_predictions.csv and <out>/<name>.json")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
     out = Path(args.out)
-    summary = run_baseline(
-        args.name,
-        params,
-        manifest_path=args.manifest,
-        rgb_path=args.rgb,
-        flow_path=args.flow,
-        out_dir=out / args.name,
-        summary_path=out / f"{args.name}.json",
-    )
-    accuracy = summary["accuracy"]
-    print(f"{args.name}: accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f} over "
-          f"{summary['n_seeds']} seeds")
-    return 0
+
+    def run() -> None:
+        summary = run_baseline(
+            args.name,
+            load_params(args.params),
+            manifest_path=args.manifest,
+            rgb_path=args.rgb,
+            flow_path=args.flow,
+            out_dir=out / args.name,
+            summary_path=out / f"{args.name}.json",
+        )
+        accuracy = summary["accuracy"]
+        print(f"{args.name}: accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f} over "
+              f"{summary['n_seeds']} seeds")
+
+    return run_reporting_errors(f"baselines {args.name}", run)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
 from attrmer.evaluate.summary import evaluate_seeds
 
 
@@ -18,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="actual,predicted rows for `dvc plots` (template confusion)")
     parser.add_argument("--png", default="metrics/confusion.png")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    evaluate_seeds(params, args.predictions, args.summary, args.confusion, args.png)
-    return 0
+    return run_reporting_errors(
+        "evaluate",
+        lambda: evaluate_seeds(load_params(args.params), args.predictions, args.summary,
+                               args.confusion, args.png),
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
 from attrmer.preprocess.pipeline import run_interpolate
 
 
@@ -15,10 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="data/processed/rgb.h5")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    run_interpolate(args.aligned, args.out, params.preprocess,
-                    gzip_level=params.preprocess.gzip_level, progress=not args.no_progress)
-    return 0
+
+    def run() -> None:
+        cfg = load_params(args.params).preprocess
+        run_interpolate(args.aligned, args.out, cfg, gzip_level=cfg.gzip_level,
+                        progress=not args.no_progress)
+
+    return run_reporting_errors("interpolate", run)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from attrmer.config import ConfigError, load_params
-from attrmer.datasets.base import DatasetError
+from attrmer.config import load_params
 from attrmer.datasets.prepare import prepare_dataset
+from attrmer.errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,12 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interim-dir", "--out", dest="interim_dir", default="data/interim",
                         help="where manifest.csv and summary.txt are written")
     args = parser.parse_args(argv)
-    try:
-        prepare_dataset(load_params(args.params), Path(args.interim_dir))
-    except (ConfigError, DatasetError) as exc:
-        print(f"prepare: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_reporting_errors(
+        "prepare", lambda: prepare_dataset(load_params(args.params), Path(args.interim_dir))
+    )
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from attrmer.config import ConfigError, load_params
+from attrmer.errors import run_reporting_errors
 from attrmer.train import SeedPaths, train_seed
-from attrmer.train.data import TrainingSetupError
 from attrmer.train.distributed import DistributedContext
 
 
@@ -26,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("attrmer").setLevel(logging.INFO)
-    try:
+
+    def run() -> None:
         params = load_params(args.params)
         if args.seed not in params.train.seeds:
             raise ConfigError(f"--seed {args.seed} is not in train.seeds {params.train.seeds}")
@@ -34,13 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         metrics = train_seed(params, args.seed, SeedPaths.defaults(args.seed, Path(args.root)),
                              progress=not args.no_progress, dist=dist)
         dist.close()
-    except (ConfigError, TrainingSetupError) as exc:
-        print(f"train: {exc}", file=sys.stderr)
-        return 2
-    if metrics:
-        print(f"seed {args.seed}: accuracy {metrics['accuracy']:.3f}  UF1 {metrics['uf1']:.3f}  "
-              f"UAR {metrics['uar']:.3f}  ({metrics['n_test']} test clips)")
-    return 0
+        if metrics:
+            print(f"seed {args.seed}: accuracy {metrics['accuracy']:.3f}  "
+                  f"UF1 {metrics['uf1']:.3f}  UAR {metrics['uar']:.3f}  "
+                  f"({metrics['n_test']} test clips)")
+
+    return run_reporting_errors("train", run)
 
 
 if __name__ == "__main__":

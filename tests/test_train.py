@@ -108,7 +108,7 @@ def test_stage_main_writes_model_predictions_and_metrics(tmp_path):
     assert np.allclose(predictions.filter(like="prob_").sum(axis=1), 1.0, atol=1e-4)
     assert (tmp_path / "dvclive/seed_1/metrics.json").is_file()
     # The stage refuses a seed that params.yaml does not list.
-    assert stage.main(["--seed", "9", "--params", str(params_file), "--root", str(tmp_path)]) == 2
+    assert stage.main(["--seed", "9", "--params", str(params_file), "--root", str(tmp_path)]) == 1
 
 
 def test_training_learns_the_class_signal(tmp_path):

@@ -106,7 +106,7 @@ def read_attributes(path: str | Path) -> pd.DataFrame:
                         keep_default_na=False)
     missing = [c for c in ATTRIBUTE_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+        raise ManifestError(f"{path}: missing columns {', '.join(missing)}")
     return frame
 
 

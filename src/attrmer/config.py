@@ -18,8 +18,10 @@ from typing import Any, Literal
 
 import yaml
 
+from attrmer.errors import AttrmerError
 
-class ConfigError(ValueError):
+
+class ConfigError(AttrmerError, ValueError):
     """A parameter is unknown, of the wrong type or out of range; the message names the key."""
 
 

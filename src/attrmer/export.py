@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from attrmer.errors import AttrmerError
 from attrmer.modelfile import ModelFileError
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -51,7 +52,7 @@ exit codes:
 """
 
 
-class ExportError(RuntimeError):
+class ExportError(AttrmerError, RuntimeError):
     """The exporter failed, or the exported graph disagrees with the eager network."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
 
 # Column order of data/interim/manifest.csv.
@@ -38,7 +39,7 @@ COLUMNS = [
 STATUSES = ("ok", "excluded", "failed")
 
 
-class ManifestError(ValueError):
+class ManifestError(AttrmerError, ValueError):
     """The manifest file is missing, malformed or has no usable row."""
 
 

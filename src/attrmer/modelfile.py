@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from attrmer import __version__
 from attrmer.config import FlowConfig, ModelConfig, Params
+from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
 
 FORMAT = "attrmer-video-model"
@@ -27,7 +28,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(AttrmerError, ValueError):
     """A model directory is missing files or was written by an incompatible version."""
 
 

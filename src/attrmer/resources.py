@@ -8,8 +8,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from attrmer.errors import AttrmerError
 
-class MissingResourceError(FileNotFoundError):
+
+class MissingResourceError(AttrmerError, FileNotFoundError):
     """A bundled model file is not installed."""
 
 

@@ -52,6 +52,7 @@ from attrmer.baselines.lbptop import feature_length, lbp_top_from_config
 from attrmer.baselines.mdmo import FEATURE_LENGTH as MDMO_LENGTH
 from attrmer.baselines.mdmo import mdmo_feature
 from attrmer.config import Params
+from attrmer.errors import AttrmerError
 from attrmer.evaluate.summary import summarize_runs
 from attrmer.io import atomic_path, write_json
 from attrmer.manifest import ManifestError, class_names, read_manifest, usable
@@ -61,7 +62,7 @@ HOLDOUT_FOLD = "holdout"
 TRAINING_SIDES = ("train", "val")  # the SVM has no model selection: validation rows train it
 
 
-class BaselineSetupError(ValueError):
+class BaselineSetupError(AttrmerError, ValueError):
     """The baseline cannot run on this manifest, split or store (the message says why)."""
 
 

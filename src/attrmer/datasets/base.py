@@ -20,12 +20,14 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from attrmer.errors import AttrmerError
+
 # How many rows at the top of a sheet are searched for a header that is not where it should be
 # (only to say where it is in the error message).
 _HEADER_SEARCH_ROWS = 40
 
 
-class DatasetError(ValueError):
+class DatasetError(AttrmerError, ValueError):
     """A dataset cannot be read as delivered; the message names the file and the problem."""
 
 

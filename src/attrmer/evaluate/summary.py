@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from attrmer.config import Params
+from attrmer.errors import AttrmerError
 from attrmer.evaluate.metrics import accuracy, confusion_matrix, per_class_recall, uar, uf1
 from attrmer.io import atomic_path, write_json
 
@@ -64,6 +65,10 @@ class SeedPredictions:
         return list(range(len(self.classes)))
 
 
+
+class PredictionsError(AttrmerError, ValueError):
+    """A predictions file is malformed or the seeds' files disagree; the message names it."""
+
 def read_predictions(path: str | Path) -> SeedPredictions:
     """Read and check one predictions CSV; errors name the file, the column or the row."""
     path = Path(path)
@@ -72,33 +77,33 @@ def read_predictions(path: str | Path) -> SeedPredictions:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such predictions file") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{path}: not a readable CSV: {exc}") from None
+        raise PredictionsError(f"{path}: not a readable CSV: {exc}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise PredictionsError(f"{path}: missing column(s) {', '.join(missing)}")
     classes = tuple(c[len(PROBABILITY_PREFIX):] for c in frame.columns
                     if c.startswith(PROBABILITY_PREFIX))
     if len(classes) < 2:
-        raise ValueError(
+        raise PredictionsError(
             f"{path}: needs one {PROBABILITY_PREFIX}<class> column per class (at least two), "
             f"found {len(classes)}"
         )
     if frame.empty:
-        raise ValueError(f"{path}: has no predictions")
+        raise PredictionsError(f"{path}: has no predictions")
     labels = {}
     for column in ("y_true", "y_pred"):
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() | (values % 1 != 0) | (values < 0) | (values >= len(classes))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
+            raise PredictionsError(
                 f"{path}: row {row + 2}: {column} = {frame[column].iloc[row]} is not a class "
                 f"index in 0..{len(classes) - 1} ({', '.join(classes)})"
             )
         labels[column] = values.to_numpy(np.int64)
     if frame["fold"].isna().any():
         row = int(np.flatnonzero(frame["fold"].isna().to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 2}: empty fold")
+        raise PredictionsError(f"{path}: row {row + 2}: empty fold")
     return SeedPredictions(
         path=path,
         classes=classes,
@@ -113,12 +118,12 @@ def _check_consistent(runs: Sequence[SeedPredictions]) -> None:
     first = runs[0]
     for run in runs[1:]:
         if run.classes != first.classes:
-            raise ValueError(
+            raise PredictionsError(
                 f"{run.path}: classes ({', '.join(run.classes)}) differ from {first.path} "
                 f"({', '.join(first.classes)}); seeds of one summary must share one class set"
             )
         if len(run.y_true) != len(first.y_true):
-            raise ValueError(
+            raise PredictionsError(
                 f"{run.path}: {len(run.y_true)} test predictions but {first.path} has "
                 f"{len(first.y_true)}; seeds of one summary must share one test protocol"
             )
@@ -137,7 +142,7 @@ def summarize_runs(prediction_csvs: Sequence[str | Path]) -> dict[str, Any]:
 
 def _read_runs(prediction_csvs: Sequence[str | Path]) -> list[SeedPredictions]:
     if not prediction_csvs:
-        raise ValueError("no prediction files to summarize")
+        raise PredictionsError("no prediction files to summarize")
     runs = [read_predictions(p) for p in prediction_csvs]
     _check_consistent(runs)
     return runs

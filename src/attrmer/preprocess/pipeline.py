@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from attrmer.config import FlowConfig, PreprocessConfig
+from attrmer.errors import AttrmerError
 from attrmer.manifest import frame_paths, read_manifest, usable
 from attrmer.preprocess.align import KEY_POINT_WEIGHTS, TEMPLATE, Alignment, FaceAligner
 from attrmer.preprocess.flow import farneback_flow
@@ -40,7 +41,7 @@ MANIFEST_META = ("key", "dataset", "subject", "clip", "emotion", "action_units",
                  "label", "onset", "apex", "offset")
 
 
-class PreprocessError(RuntimeError):
+class PreprocessError(AttrmerError, RuntimeError):
     """A preprocessing stage failed as a whole (no usable clip, or too many failures)."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from attrmer import __version__
+from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
 
 STORE_FORMAT = "attrmer-clips/1"
@@ -50,7 +51,7 @@ ARRAY_META = {"align_matrix": ((2, 3), np.float64), "landmarks": ((68, 2), np.fl
 JSON_ATTRS = ("params", "failures", "summary")
 
 
-class StoreError(ValueError):
+class StoreError(AttrmerError, ValueError):
     """A store file is missing, not an attrmer store, or asked for something it lacks."""
 
 

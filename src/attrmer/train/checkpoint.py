@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(AttrmerError, RuntimeError):
     """A checkpoint exists but was written under different parameters."""
 
 

@@ -17,11 +17,12 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from attrmer.errors import AttrmerError
 from attrmer.manifest import ManifestError, class_names, read_manifest, usable
 from attrmer.preprocess.store import ClipStore
 
 
-class TrainingSetupError(ValueError):
+class TrainingSetupError(AttrmerError, ValueError):
     """The data cannot be trained as configured (empty split, missing class, ...)."""
 
 

@@ -295,8 +295,8 @@ def predict_rows(video: VideoNet, table: TrainingTable, rows: pd.DataFrame, para
                                             params.model.input_size))
         flow = runtime.to_device(prepare_flow(torch.stack([x[1] for x in items]).float(),
                                               params.flow.bound, params.model.input_size))
-        with runtime.autocast():
-            logits, _ = video(rgb, flow)
+        # fp32, as `attrmer predict` runs: reported figures must not depend on the hardware.
+        logits, _ = video(rgb.float(), flow.float())
         probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     video.train(was_training)
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, len(table.classes)))
@@ -348,7 +348,8 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         protocol=params.split.protocol, batch_size=params.train.batch_size,
     )
     runtime = Runtime.choose(params, dist.device)
-    live = _Live(paths.live_dir) if dist.is_main else None
+    resuming = any(paths.checkpoint_dir.glob("*.safetensors"))
+    live = _Live(paths.live_dir, resume=resuming) if dist.is_main else None
     results = []
     paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     for fold in table.folds:
@@ -410,11 +411,13 @@ def _remove_checkpoint(path: Path | None) -> None:
 class _Live:
     """Per-epoch curves through DVCLive (one folder per seed), for `dvc plots show`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, resume: bool = False) -> None:
         from dvclive import Live
 
         os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
-        self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+        # On resume, keep the curves of the epochs before the interruption.
+        self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None,
+                         resume=resume)
         self.folds: dict[str, int] = {}
 
     def log(self, fold: str, record: dict[str, float]) -> None:
