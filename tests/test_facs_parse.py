@@ -1,4 +1,5 @@
-"""parse_action_units: every AU form the four datasets' sheets use (DESIGN.md §4)."""
+"""parse_action_units: every AU form the four datasets' sheets use (CASME II, MMEW, SAMM,
+CAS(ME)^3)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-# Ekman & Friesen's FACS names (DESIGN.md §4). The paper's table spells 6 and 13 "Check".
+# The action-unit names of Ekman & Friesen's Facial Action Coding System (FACS 2002).
+# The paper's table spells 6 and 13 "Check".
 FACS_NAMES: dict[int, str] = {
     1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
     6: "cheek raiser", 7: "lid tightener", 8: "lips toward each other", 9: "nose wrinkler",
