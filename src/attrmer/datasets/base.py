@@ -79,8 +79,15 @@ class DatasetAdapter(ABC):
     worksheet: ClassVar[str | None] = None
     # 0-based row of the column header in the official file.
     header_row: ClassVar[int] = 0
-    # Columns the sheet must have, as written in the official file.
-    required_columns: ClassVar[tuple[str, ...]]
+    # The sheet's onset, apex, offset, action-unit and emotion columns, in that order.
+    annotation_columns: ClassVar[tuple[str, str, str, str, str]] = (
+        "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion",
+    )
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns the sheet must have, as written in the official file."""
+        return ("Subject", "Filename", *self.annotation_columns)
 
     def __init__(self, root: str | Path, *, fps: float | None = None) -> None:
         self.root = Path(root)
@@ -121,6 +128,23 @@ class DatasetAdapter(ABC):
             # Keep the paths the layout would give under root, so the manifest shows them.
             frames_root = self.root.parent if self.root.is_file() else self.root
         return list(self._records(sheet, frames_root))
+
+    def _record(self, row: dict[str, Any], *, subject: str, clip: str, frame_dir: Path,
+                frame_pattern: str, emotion: str | None = None) -> ClipRecord:
+        """A sheet row as a record: the annotation cells as written, the frames' location."""
+        onset, apex, offset, action_units, emotion_column = self.annotation_columns
+        return ClipRecord(
+            subject=subject,
+            clip=clip,
+            onset=row[onset],
+            apex=row[apex],
+            offset=row[offset],
+            action_units=cell_text(row[action_units]),
+            emotion=cell_text(row[emotion_column]).lower() if emotion is None else emotion,
+            frame_dir=frame_dir,
+            frame_pattern=frame_pattern,
+            sheet_row=int(row["_sheet_row"]),
+        )
 
     # -- what a dataset fills in -------------------------------------------------------------
 

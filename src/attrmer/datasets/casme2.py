@@ -39,10 +39,6 @@ class Casme2Adapter(DatasetAdapter):
     class_sets_key = "casme2"
     fps = 200.0
     sheet_patterns = ("CASME2-coding-*.xlsx",)
-    required_columns = (
-        "Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
-        "Estimated Emotion",
-    )
 
     def _find_frames_root(self, root: Path) -> Path | None:
         for folder_name, _ in _FRAME_LAYOUTS:
@@ -64,18 +60,8 @@ class Casme2Adapter(DatasetAdapter):
         for row in sheet.to_dict("records"):
             subject = _subject_folder(row["Subject"])
             clip = cell_text(row["Filename"])
-            yield ClipRecord(
-                subject=subject,
-                clip=clip,
-                onset=row["OnsetFrame"],
-                apex=row["ApexFrame"],
-                offset=row["OffsetFrame"],
-                action_units=cell_text(row["Action Units"]),
-                emotion=cell_text(row["Estimated Emotion"]).lower(),
-                frame_dir=frames_root / subject / clip,
-                frame_pattern=pattern,
-                sheet_row=int(row["_sheet_row"]),
-            )
+            yield self._record(row, subject=subject, clip=clip,
+                               frame_dir=frames_root / subject / clip, frame_pattern=pattern)
 
 
 def _is_frame_folder(folder: Path, name: str) -> bool:

@@ -34,7 +34,7 @@ class Casme3Adapter(DatasetAdapter):
     fps = 30.0
     sheet_patterns = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)^3_part_A_ME_label*.xlsx")
     worksheet = "label"
-    required_columns = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "emotion")
+    annotation_columns = ("Onset", "Apex", "Offset", "AU", "emotion")
 
     def _find_frames_root(self, root: Path) -> Path | None:
         return find_dir(root, lambda d: any(_SUBJECT_DIR.match(c.name) and c.is_dir()
@@ -49,15 +49,6 @@ class Casme3Adapter(DatasetAdapter):
             video = cell_text(row["Filename"])
             onset = cell_int(row["Onset"])
             clip = f"{video}_{onset if onset is not None else cell_text(row['Onset'])}"
-            yield ClipRecord(
-                subject=subject,
-                clip=clip,
-                onset=row["Onset"],
-                apex=row["Apex"],
-                offset=row["Offset"],
-                action_units=cell_text(row["AU"]),
-                emotion=cell_text(row["emotion"]).lower(),
-                frame_dir=frames_root / subject / video / "color",
-                frame_pattern="{}.jpg",
-                sheet_row=int(row["_sheet_row"]),
-            )
+            yield self._record(row, subject=subject, clip=clip,
+                               frame_dir=frames_root / subject / video / "color",
+                               frame_pattern="{}.jpg")

@@ -40,10 +40,6 @@ class MmewAdapter(DatasetAdapter):
     class_sets_key = "mmew"
     fps = 90.0
     sheet_patterns = ("MMEW_Micro_Exp*.xlsx",)
-    required_columns = (
-        "Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
-        "Estimated Emotion",
-    )
 
     def _find_frames_root(self, root: Path) -> Path | None:
         return find_dir(root, lambda d: _holds_emotion_folders(d) or any(
@@ -69,18 +65,8 @@ class MmewAdapter(DatasetAdapter):
                 frame_dir = unpacked
             else:
                 frame_dir = unpacked if by_emotion_first else official
-            yield ClipRecord(
-                subject=subject,
-                clip=clip,
-                onset=row["OnsetFrame"],
-                apex=row["ApexFrame"],
-                offset=row["OffsetFrame"],
-                action_units=cell_text(row["Action Units"]),
-                emotion=emotion,
-                frame_dir=frame_dir,
-                frame_pattern="{}.jpg",
-                sheet_row=int(row["_sheet_row"]),
-            )
+            yield self._record(row, subject=subject, clip=clip, frame_dir=frame_dir,
+                               frame_pattern="{}.jpg", emotion=emotion)
 
 
 def _holds_emotion_folders(folder: Path) -> bool:

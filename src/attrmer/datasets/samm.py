@@ -35,9 +35,8 @@ class SammAdapter(DatasetAdapter):
     fps = 200.0
     sheet_patterns = ("SAMM_Micro_FACS_Codes*.xlsx",)
     header_row = 13
-    required_columns = (
-        "Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Action Units",
-        "Estimated Emotion",
+    annotation_columns = (
+        "Onset Frame", "Apex Frame", "Offset Frame", "Action Units", "Estimated Emotion",
     )
 
     def _find_frames_root(self, root: Path) -> Path | None:
@@ -53,16 +52,8 @@ class SammAdapter(DatasetAdapter):
             number = cell_int(row["Subject"])
             subject = f"{number:03d}" if number is not None else cell_text(row["Subject"])
             clip = cell_text(row["Filename"])
-            yield ClipRecord(
-                subject=subject,
-                clip=clip,
-                onset=row["Onset Frame"],
-                apex=row["Apex Frame"],
-                offset=row["Offset Frame"],
-                action_units=cell_text(row["Action Units"]),
-                emotion=cell_text(row["Estimated Emotion"]).lower(),
-                frame_dir=frames_root / subject / clip,
+            yield self._record(
+                row, subject=subject, clip=clip, frame_dir=frames_root / subject / clip,
                 # Braces of the subject are escaped so str.format sees only the frame number.
                 frame_pattern=subject.replace("{", "{{").replace("}", "}}") + "_{:05d}.jpg",
-                sheet_row=int(row["_sheet_row"]),
             )
