@@ -16,7 +16,8 @@ from stages import align, attributes, baselines, evaluate, flow, interpolate, pr
         (flow, ["--aligned", "{tmp}/absent.h5", "--out", "{tmp}/flow.h5"], "flow"),
         (attributes, ["--manifest", "{tmp}/absent.csv", "--out", "{tmp}/a.csv"], "attributes"),
         (evaluate, ["--predictions", "{tmp}/absent"], "evaluate"),
-        (baselines, ["mdmo", "--manifest", "{tmp}/absent.csv"], "baselines mdmo"),
+        (baselines, ["mdmo", "--manifest", "{tmp}/absent.csv", "--rgb", "{tmp}/absent.h5",
+                     "--flow", "{tmp}/absent.h5", "--out", "{tmp}/metrics"], "baselines mdmo"),
         (train, ["--seed", "0", "--root", "{tmp}"], "train"),
     ],
 )
