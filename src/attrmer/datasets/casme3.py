@@ -22,6 +22,7 @@ from attrmer.datasets.base import (
     cell_text,
     find_dir,
     register,
+    subdirs,
 )
 
 _SUBJECT_DIR = re.compile(r"^spNO\.\d+$", re.IGNORECASE)
@@ -37,8 +38,7 @@ class Casme3Adapter(DatasetAdapter):
     annotation_columns = ("Onset", "Apex", "Offset", "AU", "emotion")
 
     def _find_frames_root(self, root: Path) -> Path | None:
-        return find_dir(root, lambda d: any(_SUBJECT_DIR.match(c.name) and c.is_dir()
-                                            for c in d.iterdir()))
+        return find_dir(root, lambda d: any(_SUBJECT_DIR.match(n) for n in subdirs(d)))
 
     def _frames_expected(self) -> tuple[str, ...]:
         return ("<Subject>/<Filename>/color/<N>.jpg (e.g. spNO.1/a/color/355.jpg)",)

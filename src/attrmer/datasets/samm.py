@@ -23,6 +23,7 @@ from attrmer.datasets.base import (
     cell_text,
     find_dir,
     register,
+    subdirs,
 )
 
 _SUBJECT_DIR = re.compile(r"^\d{3}$")
@@ -41,8 +42,7 @@ class SammAdapter(DatasetAdapter):
 
     def _find_frames_root(self, root: Path) -> Path | None:
         # The folder that holds the three-digit subject folders (006, 007, ...).
-        return find_dir(root, lambda d: any(_SUBJECT_DIR.match(n.name) and n.is_dir()
-                                            for n in d.iterdir()))
+        return find_dir(root, lambda d: any(_SUBJECT_DIR.match(n) for n in subdirs(d)))
 
     def _frames_expected(self) -> tuple[str, ...]:
         return ("<subject, 3 digits>/<Filename>/<subject>_<frame, 5 digits>.jpg",)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
@@ -124,12 +125,10 @@ def load_checkpoint(
             f"{meta_path}: written under different parameters (hash {meta['params_hash']}, now "
             f"{settings_hash}); delete it to start afresh"
         )
-    tensors = load_file(str(tensor_path))
-    from safetensors import safe_open
-
     with safe_open(str(tensor_path), "pt") as handle:
         if handle.metadata().get("epoch") != str(meta["epoch"]):
             raise CheckpointMismatchError(f"{tensor_path}: does not match {meta_path}")
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
     _match_parameter_layout(optimizer)

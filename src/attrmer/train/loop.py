@@ -418,7 +418,6 @@ class _Live:
         # On resume, keep the curves of the epochs before the interruption.
         self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None,
                          resume=resume)
-        self.folds: dict[str, int] = {}
 
     def log(self, fold: str, record: dict[str, float]) -> None:
         prefix = "" if fold == "holdout" else f"{fold}/"
