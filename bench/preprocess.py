@@ -3,9 +3,10 @@
 Renders the default synthetic corpus (prepare_dataset, which calls attrmer.synth.render_corpus),
 then in one run times: decoding every clip's JPEGs (same worker processes, nothing else), the
 align, interpolate and flow stages, and prints clips per second and each stage's time as a
-multiple of the decode-only time. `--corpus stills` builds a plainer corpus from the bundled
-face stills (a face drifting by a fraction of a pixel, with sensor noise) for when the synthetic
-renderer is not wanted.
+multiple of the decode-only time. A last line times the flow stage's computation alone
+(Farneback on the TIM frames, nothing stored), the floor under the flow stage. `--corpus stills`
+builds a plainer corpus from the bundled face stills (a face drifting by a fraction of a pixel,
+with sensor noise) for when the synthetic renderer is not wanted.
 
     python bench/preprocess.py --workers 2
 """
@@ -27,12 +28,16 @@ from attrmer.config import Params, SynthConfig
 from attrmer.manifest import COLUMNS, frame_paths, read_manifest, usable, write_manifest
 from attrmer.preprocess.frames import load_clip_frames
 from attrmer.preprocess.pipeline import (
+    _init_derive,
     _parallel_map,
+    _worker,
+    flow_from_aligned,
     resolve_workers,
     run_align,
     run_flow,
     run_interpolate,
 )
+from attrmer.preprocess.store import ClipStore
 
 STILLS = Path(__file__).resolve().parents[1] / "src" / "attrmer" / "synth" / "faces"
 
@@ -93,6 +98,21 @@ def decode_only(manifest: Path, workers: int) -> int:
     return sum(_parallel_map(_decode_task, rows, workers, _no_init, ()))
 
 
+def _farneback_task(index: int) -> int:
+    options = _worker["options"]
+    aligned = _worker["aligned"].read(index)
+    return flow_from_aligned(aligned, options["frames_out"], options["flow_cfg"]).shape[1]
+
+
+def farneback_only(aligned_path: Path, workers: int, frames: int, flow_cfg) -> int:
+    """The flow stage's computation alone (read, grey, TIM, Farneback; nothing stored): the
+    floor under the flow stage, whatever its store costs."""
+    with ClipStore(aligned_path) as aligned:
+        options = {"frames_out": frames, "flow_cfg": flow_cfg}
+        return sum(_parallel_map(_farneback_task, range(len(aligned)), workers, _init_derive,
+                                 (aligned, options)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the corpus and stores (default: a temporary folder)")
-    parser.add_argument("--gzip-level", type=int, default=1,
-                        help="deflate level of the aligned store (0: stored uncompressed)")
+    parser.add_argument("--gzip-level", type=int, default=Params().preprocess.aligned_gzip_level,
+                        help="deflate level of the aligned store (default: params' "
+                             "preprocess.aligned_gzip_level; 0: stored uncompressed)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -143,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             timings[stage] = time.perf_counter() - start
         timings["preprocessing (3 stages)"] = (timings["align"] + timings["interpolate"]
                                                + timings["flow"])
+        start = time.perf_counter()
+        farneback_only(processed / "aligned.h5", args.workers, preprocess.frames, params.flow)
+        timings["of which Farneback alone"] = time.perf_counter() - start
         sizes = {p.name: p.stat().st_size for p in processed.glob("*.h5")}
 
     decode = timings["decode only"]

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         cfg = load_params(args.params).preprocess
-        run_align(args.manifest, args.out, cfg, gzip_level=cfg.gzip_level,
+        run_align(args.manifest, args.out, cfg, gzip_level=cfg.aligned_gzip_level,
                   max_detection_frames=cfg.max_detection_frames, progress=not args.no_progress)
 
     return run_reporting_errors("align", run)

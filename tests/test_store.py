@@ -20,16 +20,17 @@ def meta(i: int) -> dict:
             "landmarks": np.full((68, 2), i, np.float32)}
 
 
-def write(path: Path, kind: str, clips: list[np.ndarray], shape=None) -> None:
+def write(path: Path, kind: str, clips: list[np.ndarray], shape=None, gzip_level=1) -> None:
     with ClipStoreWriter(path, kind, params={"preprocess": {"frames": 4}},
-                         clip_shape=shape) as writer:
+                         clip_shape=shape, gzip_level=gzip_level) as writer:
         for i, clip in enumerate(clips):
             writer.add(clip, meta(i))
         writer.add_failure("sub09/bad", "missing frame: img3.jpg", "align")
 
 
+@pytest.mark.parametrize("gzip_level", [0, 1])
 @pytest.mark.parametrize("kind", ["aligned", "rgb", "flow"])
-def test_round_trip(tmp_path: Path, kind: str) -> None:
+def test_round_trip(tmp_path: Path, kind: str, gzip_level: int) -> None:
     rng = np.random.default_rng(0)
     if kind == "aligned":
         shape = None
@@ -41,7 +42,7 @@ def test_round_trip(tmp_path: Path, kind: str) -> None:
         shape = (2, 4, 16, 16)
         clips = [rng.normal(0, 2, shape).astype(np.float16) for _ in range(3)]
     path = tmp_path / f"{kind}.h5"
-    write(path, kind, clips, shape)
+    write(path, kind, clips, shape, gzip_level)
 
     store = ClipStore(path)
     assert len(store) == 3 and store.kind == kind
@@ -68,6 +69,17 @@ def test_chunks_are_one_clip_and_compressed(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "rgb.h5", "r") as f:
         assert f["rgb"].chunks == (1, *shape)
         assert f["rgb"].compression == "gzip" and f["rgb"].shuffle
+
+
+def test_level_zero_stores_clips_without_filters(tmp_path: Path) -> None:
+    clip = np.random.default_rng(2).integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    write(tmp_path / "aligned.h5", "aligned", [clip], gzip_level=0)
+    with h5py.File(tmp_path / "aligned.h5", "r") as f:
+        dataset = f["frames/0"]
+        assert dataset.compression is None and not dataset.shuffle
+        assert dataset.chunks == clip.shape
+        # Any HDF5 reader sees the plain frames, no attrmer code needed.
+        np.testing.assert_array_equal(dataset[()], clip)
 
 
 def test_encoded_clips_equal_plain_ones(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from attrmer.config import FlowConfig, PreprocessConfig
@@ -135,7 +136,7 @@ def run_align(
     out_path: str | Path,
     cfg: PreprocessConfig,
     *,
-    gzip_level: int = 1,
+    gzip_level: int = 0,
     max_detection_frames: int = 8,
     progress: bool = True,
 ) -> StageSummary:
@@ -273,8 +274,11 @@ _worker: dict[str, Any] = {}
 
 
 def _init_pool_process(initializer: Callable[..., None], initargs: tuple) -> None:
-    # The clips already run in parallel; OpenCV's own threads would only oversubscribe.
+    # The clips already run in parallel: OpenCV's and OpenBLAS's own thread pools (TIM's
+    # matrix products) would only oversubscribe the cores, and their spinning threads halved
+    # the flow stage's speed on 2 cores.
     cv2.setNumThreads(1)
+    threadpool_limits(1)
     initializer(*initargs)
 
 

@@ -1,11 +1,11 @@
 """HDF5 clip stores: the aligned clips, the TIM RGB clips and the flow clips.
 
-One file per stage output, one chunk per clip (gzip + shuffle), per-clip metadata under
-`/meta`, the parameters and the failures as root attributes. `ClipStoreWriter` writes under a
-temporary name and renames the file only when it is complete, so an interrupted stage never
-leaves a store that looks valid. `ClipStore` is the one reader that training, the baselines and
-`predict` share; it opens the file read-only and lazily, so it can be pickled into DataLoader
-workers, each of which then opens its own handle once.
+One file per stage output, one chunk per clip (gzip + shuffle, or no filter at level 0),
+per-clip metadata under `/meta`, the parameters and the failures as root attributes.
+`ClipStoreWriter` writes under a temporary name and renames the file only when it is complete,
+so an interrupted stage never leaves a store that looks valid. `ClipStore` is the one reader
+that training, the baselines and `predict` share; it opens the file read-only and lazily, so it
+can be pickled into DataLoader workers, each of which then opens its own handle once.
 
 Layouts (N clips, T frames, S the aligned side):
 - aligned: `/frames/<i>` uint8 (n_i, S, S, 3), n_i the clip's source frame count;
@@ -69,10 +69,20 @@ class EncodedClip:
 
 
 def encode_clip(data: np.ndarray, gzip_level: int = 1) -> EncodedClip:
-    """Shuffle (byte planes, as HDF5's filter does for items wider than one byte) + zlib."""
+    """Shuffle (byte planes, as HDF5's filter does for items wider than one byte) + zlib;
+    level 0: the plain bytes, for a dataset without filters (see `_filters`)."""
     data = np.ascontiguousarray(data)
+    if gzip_level == 0:
+        return EncodedClip(data.shape, data.dtype.str, data.tobytes())
     raw = data.view(np.uint8).reshape(-1, data.itemsize).T if data.itemsize > 1 else data
     return EncodedClip(data.shape, data.dtype.str, zlib.compress(raw.tobytes(), gzip_level))
+
+
+def _filters(gzip_level: int) -> dict[str, Any]:
+    """h5py dataset options matching `encode_clip` at this level."""
+    if gzip_level == 0:
+        return {}
+    return {"compression": "gzip", "compression_opts": gzip_level, "shuffle": True}
 
 
 class ClipStoreWriter:
@@ -117,9 +127,7 @@ class ClipStoreWriter:
             self._file.create_dataset(
                 DATASET_OF_KIND[self.kind], shape=(0, *self.clip_shape),
                 maxshape=(None, *self.clip_shape), chunks=(1, *self.clip_shape),
-                dtype=self._dtype(),
-                compression="gzip", compression_opts=self.gzip_level, shuffle=True,
-                track_times=False,
+                dtype=self._dtype(), track_times=False, **_filters(self.gzip_level),
             )
         return self
 
@@ -139,8 +147,7 @@ class ClipStoreWriter:
         if self.kind == "aligned":
             dataset = self._file["frames"].create_dataset(
                 str(index), shape=data.shape, dtype=np.uint8, chunks=data.shape,
-                compression="gzip", compression_opts=self.gzip_level, shuffle=True,
-                track_times=False,
+                track_times=False, **_filters(self.gzip_level),
             )
             dataset.id.write_direct_chunk((0,) * len(data.shape), data.payload)
         else:
