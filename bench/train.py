@@ -5,6 +5,8 @@ batch, in one run, and report training samples per second:
 - reference: fp32, contiguous tensors, Adam with its per-parameter loop;
 - tuned: what `attrmer.train` uses — bf16 autocast where the hardware computes bf16, the
   channels_last_3d memory format, the fused Adam step, cuDNN autotuning on a GPU.
+On a CPU it then profiles two steps of each path and prints the time their convolutions take:
+a step cannot be shorter than its convolutions, so the tuned ones bound the speed-up.
 
 Usage:
     python bench/train.py                    # the params.yaml model at its batch size
@@ -52,7 +54,25 @@ def measure(net: VideoNet, rgb: torch.Tensor, flow: torch.Tensor, labels: torch.
     for _ in range(steps):
         step()
     _sync(device)
-    return steps * len(labels) / (time.perf_counter() - start)
+    samples_per_s = steps * len(labels) / (time.perf_counter() - start)
+    if device.type == "cpu":
+        conv_seconds[tuned] = _convolution_seconds(step)
+    return samples_per_s
+
+
+# Seconds per step spent inside convolutions (forward and backward), by path.
+conv_seconds: dict[bool, float] = {}
+
+
+def _convolution_seconds(step, steps: int = 2) -> float:
+    """CPU time per step that the profiler books to convolution kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    micros = sum(e.self_cpu_time_total for e in prof.key_averages() if "convolution" in e.key)
+    return micros / 1e6 / steps
 
 
 def _sync(device: torch.device) -> None:
@@ -95,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<22} {results[name]:8.1f} samples/s{detail}")
     ratio = results["tuned"] / results["reference fp32 eager"]
     print(f"  speed-up               {ratio:8.2f}x")
+    if conv_seconds:
+        # The floor under the tuned path: its convolutions alone, against a reference step.
+        reference_step = batch / results["reference fp32 eager"]
+        reference, tuned = conv_seconds[False], conv_seconds[True]
+        print(f"  convolutions per step: reference {reference * 1e3:.0f} ms, tuned "
+              f"{tuned * 1e3:.0f} ms ({reference / tuned:.2f}x); the tuned convolutions alone "
+              f"bound the speed-up at {reference_step / tuned:.2f}x")
     return 0
 
 
