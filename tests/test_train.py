@@ -18,7 +18,7 @@ from attrmer.config import Params
 from attrmer.manifest import COLUMNS, write_manifest
 from attrmer.preprocess.store import ClipStoreWriter
 from attrmer.train.checkpoint import CheckpointMismatchError
-from attrmer.train.data import TrainingSetupError, load_training_table
+from attrmer.train.data import ClipPairDataset, TrainingSetupError, load_training_table
 from attrmer.train.distributed import DistributedContext
 from attrmer.train.loop import Runtime, SeedPaths, fit_fold, train_seed
 
@@ -134,6 +134,23 @@ def _table(paths: SeedPaths, params: Params, attributes: bool = False):
                                paths.attributes if attributes else None,
                                protocol=params.split.protocol,
                                batch_size=params.train.batch_size)
+
+
+def test_the_clip_cache_serves_what_the_stores_hold(tmp_path, monkeypatch):
+    paths = make_project(tmp_path)
+    table = _table(paths, _params())
+    rows = table.folds[0].train
+    plain = ClipPairDataset(rows, paths.rgb, paths.flow)
+    cache: dict = {}
+    cached = ClipPairDataset(rows, paths.rgb, paths.flow, cache)
+    first = [cached[i] for i in range(len(cached))]
+    assert sorted(cache) == sorted(rows["key"])
+    # Once cached, the stores are not read again.
+    monkeypatch.setattr(cached.rgb, "read", lambda index: pytest.fail("rgb store read again"))
+    monkeypatch.setattr(cached.flow, "read", lambda index: pytest.fail("flow store read again"))
+    for i in range(len(cached)):
+        for got, again, expected in zip(first[i], cached[i], plain[i], strict=True):
+            assert torch.equal(got, expected) and torch.equal(again, expected)
 
 
 @pytest.mark.parametrize("attribute_branch", [False, True])

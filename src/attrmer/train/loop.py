@@ -38,7 +38,13 @@ from attrmer.train.checkpoint import (
     params_hash,
     save_checkpoint,
 )
-from attrmer.train.data import ClipPairDataset, Fold, TrainingTable, load_training_table
+from attrmer.train.data import (
+    ClipCache,
+    ClipPairDataset,
+    Fold,
+    TrainingTable,
+    load_training_table,
+)
 from attrmer.train.distributed import DistributedContext
 
 log = logging.getLogger(__name__)
@@ -166,7 +172,11 @@ def fit_fold(
     trained = dist.wrap(model)
 
     generator = torch.Generator().manual_seed(seed)
-    train_set = ClipPairDataset(fold.train, table.rgb_path, table.flow_path)
+    # Clips read in this process (the scoring always, the training side without loader
+    # workers) are inflated once and kept, instead of once per epoch.
+    cache: ClipCache = {}
+    train_set = ClipPairDataset(fold.train, table.rgb_path, table.flow_path,
+                                cache if cfg.num_workers == 0 else None)
     sampler = None
     if dist.world_size > 1:
         sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
@@ -231,10 +241,10 @@ def fit_fold(
         if dist.is_main:
             # Test accuracy is logged for the training curves only; it never selects anything.
             record["test_accuracy"] = _accuracy(predict_rows(model.video, table, fold.test,
-                                                             params, runtime))
+                                                             params, runtime, cache=cache))
             if not fold.val.empty:
                 record["val_accuracy"] = _accuracy(predict_rows(model.video, table, fold.val,
-                                                                params, runtime))
+                                                                params, runtime, cache=cache))
                 if record["val_accuracy"] > state.best["score"]:
                     state.best = {"epoch": epoch, "score": record["val_accuracy"]}
                     best_state = copy.deepcopy(model.video.state_dict())
@@ -257,8 +267,8 @@ def fit_fold(
     if not fold.val.empty and best_state is not None:
         model.video.load_state_dict(best_state)
         selected = int(state.best["epoch"])
-    predictions = predict_rows(model.video, table, fold.test, params, runtime) if dist.is_main \
-        else pd.DataFrame()
+    predictions = (predict_rows(model.video, table, fold.test, params, runtime, cache=cache)
+                   if dist.is_main else pd.DataFrame())
     if not predictions.empty:
         predictions.insert(2, "fold", fold.name)
     return FoldResult(predictions, model.video, selected, state.history)
@@ -283,11 +293,12 @@ def _accuracy(predictions: pd.DataFrame) -> float:
 
 @torch.no_grad()
 def predict_rows(video: VideoNet, table: TrainingTable, rows: pd.DataFrame, params: Params,
-                 runtime: Runtime, batch_size: int = 16) -> pd.DataFrame:
+                 runtime: Runtime, batch_size: int = 16,
+                 cache: ClipCache | None = None) -> pd.DataFrame:
     """Class probabilities of the video network for `rows` (no text model involved)."""
     was_training = video.training
     video.eval()
-    dataset = ClipPairDataset(rows, table.rgb_path, table.flow_path)
+    dataset = ClipPairDataset(rows, table.rgb_path, table.flow_path, cache)
     probabilities = []
     for start in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
