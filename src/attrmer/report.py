@@ -53,8 +53,8 @@ DEFAULT_ALPHA = 0.5
 
 # Keys that say where or how fast a run happened, not what it computed.
 NOT_RESULT_KEYS = frozenset({
-    "data.root", "preprocess.workers", "train.num_workers", "train.checkpoint",
-    "train.channels_last",
+    "data.root", "preprocess.workers", "preprocess.gzip_level", "preprocess.aligned_gzip_level",
+    "train.num_workers", "train.checkpoint", "train.channels_last",
 })
 # Keys that only matter to the attribute (text) branch: without it they change nothing.
 TEXT_BRANCH_KEYS = frozenset({
