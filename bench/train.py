@@ -28,7 +28,8 @@ from attrmer.train.loop import Runtime
 
 
 def measure(net: VideoNet, rgb: torch.Tensor, flow: torch.Tensor, labels: torch.Tensor, *,
-            tuned: bool, runtime: Runtime, steps: int, warmup: int) -> float:
+            tuned: bool, runtime: Runtime, steps: int, warmup: int) -> tuple[float, float | None]:
+    """Training samples/s, and on a CPU the seconds per step spent in convolutions."""
     device = runtime.device
     net = net.to(device)
     if tuned and runtime.channels_last:
@@ -55,13 +56,7 @@ def measure(net: VideoNet, rgb: torch.Tensor, flow: torch.Tensor, labels: torch.
         step()
     _sync(device)
     samples_per_s = steps * len(labels) / (time.perf_counter() - start)
-    if device.type == "cpu":
-        conv_seconds[tuned] = _convolution_seconds(step)
-    return samples_per_s
-
-
-# Seconds per step spent inside convolutions (forward and backward), by path.
-conv_seconds: dict[bool, float] = {}
+    return samples_per_s, _convolution_seconds(step) if device.type == "cpu" else None
 
 
 def _convolution_seconds(step, steps: int = 2) -> float:
@@ -101,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
                    else f"CPU, {torch.get_num_threads()} threads")
     print(f"two-stream 3D-ResNet-{cfg.depth}, width {cfg.width}, input {frames}x{size}x{size}, "
           f"batch {batch}, on {device_name}")
-    results = {}
+    results, conv_seconds = {}, {}
     for name, tuned in (("reference fp32 eager", False), ("tuned", True)):
         torch.manual_seed(0)
         net = VideoNet.from_config(cfg, num_classes=5)
-        results[name] = measure(net, rgb, flow, labels, tuned=tuned, runtime=runtime,
-                                steps=args.steps, warmup=args.warmup)
+        results[name], conv_seconds[tuned] = measure(
+            net, rgb, flow, labels, tuned=tuned, runtime=runtime, steps=args.steps,
+            warmup=args.warmup)
         detail = ""
         if tuned:
             dtype = "bf16 autocast" if runtime.autocast_dtype is not None else "fp32"
@@ -115,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<22} {results[name]:8.1f} samples/s{detail}")
     ratio = results["tuned"] / results["reference fp32 eager"]
     print(f"  speed-up               {ratio:8.2f}x")
-    if conv_seconds:
+    if runtime.device.type == "cpu":
         # The floor under the tuned path: its convolutions alone, against a reference step.
         reference_step = batch / results["reference fp32 eager"]
         reference, tuned = conv_seconds[False], conv_seconds[True]

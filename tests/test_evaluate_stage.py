@@ -12,6 +12,7 @@ import yaml
 from sklearn import metrics as sk
 
 from attrmer.evaluate.summary import read_predictions, summarize_runs, write_summary
+from attrmer.report import flatten
 from stages import evaluate as evaluate_stage
 
 CLASSES = ("happiness", "disgust", "repression", "surprise", "sadness")
@@ -46,16 +47,6 @@ def seed_dir(tmp_path: Path) -> Path:
     for seed in range(3):
         write_predictions(directory / f"seed_{seed}_predictions.csv", *seed_predictions(seed))
     return directory
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def test_summary_has_scalar_leaves_with_the_documented_names(seed_dir: Path) -> None:
