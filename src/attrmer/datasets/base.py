@@ -333,10 +333,7 @@ def find_dir(root: Path, accept: Callable[[Path], bool], depth: int = 3) -> Path
     for _ in range(depth):
         next_frontier = []
         for folder in frontier:
-            try:
-                children = sorted(p for p in folder.iterdir() if p.is_dir())
-            except OSError:
-                continue
+            children = [folder / name for name in subdirs(folder)]
             for child in children:
                 if accept(child):
                     return child
