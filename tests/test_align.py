@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -10,13 +11,17 @@ import numpy as np
 import pytest
 
 from attrmer.preprocess.align import (
+    KEY_POINT_WEIGHTS,
     TEMPLATE,
     FaceAligner,
     apply_transform,
     key_points,
     similarity_transform,
+    transform_scale,
+    warp_frames,
 )
 from attrmer.preprocess.frames import ClipError, read_video
+from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
 
 STILL = Path(__file__).resolve().parents[1] / "src/attrmer/synth/faces/grid-brbk7n.jpg"
 
@@ -90,9 +95,7 @@ def test_one_geometry_is_applied_to_every_frame(aligner: FaceAligner, face: np.n
     # (scaled to the aligned size) instead of being aligned away.
     scale = np.sqrt(abs(np.linalg.det(result.matrix[:, :2])))
     moved = on_canvas(face, 0.0, (6, 0), 1.0)
-    expected = cv2.warpAffine(moved, result.matrix, (112, 112), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-    np.testing.assert_array_equal(result.frames[1], expected)
+    np.testing.assert_array_equal(result.frames[1], warp_frames([moved], result.matrix, 112)[0])
     assert 6 * scale > 1.0
 
 
@@ -130,6 +133,100 @@ def test_aligner_pickles_without_its_dlib_objects(aligner: FaceAligner,
     assert copy._detector is None and copy.size == 112
     np.testing.assert_array_equal(copy.align([face, face]).frames,
                                   aligner.align([face, face]).frames)
+
+
+# --- the anti-aliased warp -------------------------------------------------------------------
+
+def _gradient_frame(width: int, height: int) -> np.ndarray:
+    """Smooth content (no detail near Nyquist): any correct resampler gives the same picture."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    grey = 128 + 60 * np.sin(x / 41.0) * np.cos(y / 57.0)
+    return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize("shrink", [1.0, 2.5, 5.0])
+@pytest.mark.parametrize("angle", [0.0, 11.0])
+def test_warp_lands_pixels_where_the_transform_says(shrink: float, angle: float) -> None:
+    # Area pass + residual warp must be the same geometry as the plain warp: on smooth content
+    # the two pictures agree, wherever the output square lies in the frame.
+    frame = _gradient_frame(900, 700)
+    rotation = cv2.getRotationMatrix2D((0.0, 0.0), angle, 1.0 / shrink)
+    matrix = np.vstack([rotation[0], rotation[1]])
+    matrix[:, 2] = [-180.0 / shrink, -260.0 / shrink]
+    assert transform_scale(matrix) == pytest.approx(1.0 / shrink)
+    antialiased = warp_frames([frame], matrix, 112)[0].astype(int)
+    plain = warp_frames([frame], matrix, 112, antialias=False)[0].astype(int)
+    assert np.abs(antialiased - plain).max() <= 2
+
+
+def test_warp_near_the_frame_edge_replicates_the_border() -> None:
+    frame = _gradient_frame(300, 260)
+    matrix = np.array([[1 / 3, 0.0, 10.0], [0.0, 1 / 3, -20.0]])  # the square spills off the top
+    antialiased = warp_frames([frame], matrix, 112)[0].astype(int)
+    plain = warp_frames([frame], matrix, 112, antialias=False)[0].astype(int)
+    assert np.abs(antialiased - plain).max() <= 2
+
+
+def test_warp_averages_noise_away_when_it_shrinks() -> None:
+    noise = np.random.default_rng(0).normal(128, 20, (560, 560)).clip(0, 255).astype(np.uint8)
+    frame = np.repeat(noise[..., None], 3, axis=2)
+    matrix = np.array([[0.2, 0.0, 0.0], [0.0, 0.2, 0.0]])  # a 5x shrink
+    # Bilinear sampling keeps the noise (σ ≈ 20 / √(4·¼²·…) ≈ 11); averaging 25 pixels, σ ≈ 4.
+    assert warp_frames([frame], matrix, 112, antialias=False)[0].std() > 9
+    assert warp_frames([frame], matrix, 112)[0].std() < 5
+
+
+# --- the template keeps the whole face --------------------------------------------------------
+
+MARGIN_PX = 4.0
+
+
+def _margins(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+    """(left, top, right, bottom) distance of the closest of the 68 aligned landmarks."""
+    matrix = similarity_transform(key_points(landmarks), TEMPLATE * size, KEY_POINT_WEIGHTS)
+    aligned = apply_transform(matrix, landmarks)
+    return np.array([aligned[:, 0].min(), aligned[:, 1].min(),
+                     size - 1 - aligned[:, 0].max(), size - 1 - aligned[:, 1].max()])
+
+
+def test_every_landmark_of_the_bundled_faces_is_inside_the_crop() -> None:
+    faces = json.loads((FACES_DIR / LANDMARKS_FILE).read_text())["faces"]
+    assert len(faces) == 11
+    for face in faces:
+        margins = _margins(np.asarray(face["landmarks"], np.float64))
+        assert margins.min() >= MARGIN_PX, (face["still"], margins.round(1))
+
+
+def test_mdmo_regions_lie_inside_the_crop() -> None:
+    from attrmer.baselines.mdmo import roi_masks, roi_polygons
+
+    for face in json.loads((FACES_DIR / LANDMARKS_FILE).read_text())["faces"]:
+        landmarks = np.asarray(face["landmarks"], np.float64)
+        matrix = similarity_transform(key_points(landmarks), TEMPLATE * 112, KEY_POINT_WEIGHTS)
+        aligned = apply_transform(matrix, landmarks)
+        corners = np.concatenate(roi_polygons(aligned))
+        assert corners.min() >= 0 and corners.max() <= 111, face["still"]
+        assert roi_masks(aligned, 112, 112).reshape(36, -1).sum(axis=1).min() > 0
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_every_landmark_of_the_real_clips_is_inside_the_crop(aligner: FaceAligner,
+                                                             shared_data: Path) -> None:
+    videos = sorted((shared_data / "faces-video").glob("*.mpg"))
+    videos += [shared_data / "faces-video" / "WolfgangLanger_Pexels.mp4",
+               shared_data / "faces-video" / "single_face.mp4"]
+    checked = 0
+    for video in videos:
+        frames = read_video(video)
+        # Frames across the whole clip: the crying-to-laughing clip opens the mouth wide.
+        for index in np.linspace(0, len(frames) - 1, 6).round().astype(int):
+            landmarks = aligner.detect(frames[index])
+            assert landmarks is not None, f"{video.name} frame {index}: no face"
+            margins = _margins(landmarks)
+            assert margins.min() >= MARGIN_PX, (video.name, int(index), margins.round(1))
+            checked += 1
+    assert checked == 6 * len(videos)
 
 
 # --- real faces from ../shared ----------------------------------------------------------------

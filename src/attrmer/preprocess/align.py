@@ -27,16 +27,19 @@ NOSE_TIP = 30
 MOUTH_LEFT = 48
 MOUTH_RIGHT = 54
 
-# Where the five key points land, as fractions of the output side. The crop keeps the brows
-# (AU1, AU2, AU4) and the chin (AU17) inside: inter-ocular distance 0.33 of the side, mouth
-# 1.16 inter-ocular distances below the eyes, the usual proportions of a frontal face.
+# Where the five key points land, as fractions of the output side: inter-ocular distance 0.30
+# of the side, eyes at 0.29 of its height, mouth 1.15 inter-ocular distances below them. Chosen
+# so that every one of the 68 landmarks (brows, jaw line, chin: AU1, AU2, AU4, AU17) lands at
+# least 4 px inside a 112 px crop: on the bundled stills and on 99 frames of the real clips the
+# closest landmark is 6.7 px from the edge (jaw line), the chin at least 9 px above the bottom,
+# and MDMO's forehead regions stay inside too (tests/test_align.py checks both).
 TEMPLATE = np.array(
     [
-        [0.335, 0.36],  # left eye centre
-        [0.665, 0.36],  # right eye centre
-        [0.500, 0.55],  # nose tip
-        [0.363, 0.74],  # left mouth corner
-        [0.637, 0.74],  # right mouth corner
+        [0.350, 0.290],  # left eye centre
+        [0.650, 0.290],  # right eye centre
+        [0.500, 0.460],  # nose tip
+        [0.377, 0.635],  # left mouth corner
+        [0.623, 0.635],  # right mouth corner
     ]
 )
 
@@ -179,10 +182,7 @@ class FaceAligner:
                 f"{int(outside.sum())} of 68 landmarks outside frame {index}",
             )
         matrix = similarity_transform(key_points(landmarks), self.template, KEY_POINT_WEIGHTS)
-        aligned = np.empty((len(frames), self.size, self.size, 3), np.uint8)
-        for i, frame in enumerate(frames):
-            cv2.warpAffine(frame, matrix, (self.size, self.size), dst=aligned[i],
-                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        aligned = warp_frames(frames, matrix, self.size)
         return Alignment(
             frames=aligned,
             matrix=matrix,
@@ -190,6 +190,83 @@ class FaceAligner:
             source_landmarks=landmarks,
             detected_frame=index,
         )
+
+
+def warp_frames(frames: list[np.ndarray], matrix: np.ndarray, size: int, *,
+                antialias: bool = True) -> np.ndarray:
+    """Every frame warped by `matrix` (source pixel -> aligned pixel) to size×size RGB uint8.
+
+    A similarity warp with bilinear sampling reads 4 source pixels per output pixel: shrinking
+    a face 3-5x (CASME II, SAMM, MMEW frames to 112 px) that way aliases the sensor noise and
+    the skin's fine texture into patterns that move differently from frame to frame, i.e.
+    false flow larger than a micro-expression. So when the warp shrinks, only the part of the
+    frame the output sees is first area-averaged (`cv2.INTER_AREA`: each output pixel the mean
+    of the source pixels it covers) down to the output's own scale, and the warp that is left
+    (rotation, sub-pixel shift, a scale near 1) samples that. The cost then falls with the
+    downscale: the area pass reads the crop once, the warp reads size² pixels.
+
+    antialias=False is the plain bilinear warp, kept for measuring what the area pass buys.
+    """
+    frames = list(frames)
+    aligned = np.empty((len(frames), size, size, 3), np.uint8)
+    if not frames:
+        return aligned
+    height, width = frames[0].shape[:2]
+    residual, crop, prescale = _prefilter_plan(matrix, size, width, height)
+    if not antialias:
+        residual, prescale = np.asarray(matrix, np.float64), None
+    for i, frame in enumerate(frames):
+        source = frame
+        if prescale is not None:
+            top, bottom, left, right = crop
+            source = cv2.resize(frame[top:bottom, left:right], prescale,
+                                interpolation=cv2.INTER_AREA)
+        cv2.warpAffine(source, residual, (size, size), dst=aligned[i],
+                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return aligned
+
+
+def transform_scale(matrix: np.ndarray) -> float:
+    """Aligned pixels per source pixel of a similarity transform (below 1: it shrinks)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix, np.float64)[:, :2]))))
+
+
+# Shrinks by less than this are warped directly: bilinear sampling at a scale this close to 1
+# reads every source pixel and aliases next to nothing.
+PREFILTER_MIN_DOWNSCALE = 1.15
+
+
+def _prefilter_plan(
+    matrix: np.ndarray, size: int, width: int, height: int
+) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int] | None]:
+    """(matrix for warpAffine, crop box (top, bottom, left, right), area-resize target size or
+    None): the warp split into an area downscale of the source crop and what is left of it."""
+    matrix = np.asarray(matrix, np.float64)
+    scale = transform_scale(matrix)
+    full = (0, height, 0, width)
+    if scale * PREFILTER_MIN_DOWNSCALE > 1.0:
+        return matrix, full, None
+    # The source region the output square sees, plus a margin for the bilinear footprint.
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]], np.float64)
+    source = apply_transform(inverse, corners)
+    margin = 2.0 / scale
+    left = int(np.clip(np.floor(source[:, 0].min() - margin), 0, width - 1))
+    right = int(np.clip(np.ceil(source[:, 0].max() + margin) + 1, left + 1, width))
+    top = int(np.clip(np.floor(source[:, 1].min() - margin), 0, height - 1))
+    bottom = int(np.clip(np.ceil(source[:, 1].max() + margin) + 1, top + 1, height))
+    crop_w, crop_h = right - left, bottom - top
+    small_w, small_h = max(1, round(crop_w * scale)), max(1, round(crop_h * scale))
+    # Area resampling maps pixel centres as x' = (x + ½)·s − ½ on each axis; compose the crop's
+    # offset and that map with the inverse of the warp so the residual takes resized pixels
+    # to aligned ones exactly.
+    sx, sy = small_w / crop_w, small_h / crop_h
+    to_small = np.array([[sx, 0.0, (0.5 - left) * sx - 0.5],
+                         [0.0, sy, (0.5 - top) * sy - 0.5]])
+    from_small = cv2.invertAffineTransform(to_small)
+    residual = matrix[:, :2] @ from_small[:, :2]
+    residual = np.hstack([residual, (matrix[:, :2] @ from_small[:, 2] + matrix[:, 2])[:, None]])
+    return residual, (top, bottom, left, right), (small_w, small_h)
 
 
 def _outside(points: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from attrmer.preprocess.align import KEY_POINT_WEIGHTS, TEMPLATE, Alignment, Fac
 from attrmer.preprocess.flow import farneback_flow
 from attrmer.preprocess.frames import ClipError, load_clip_frames
 from attrmer.preprocess.store import ClipStore, ClipStoreWriter, encode_clip
-from attrmer.preprocess.tim import tim_interpolate
+from attrmer.preprocess.tim import tim_interpolate, tim_positions
 
 # Manifest columns carried into every store's per-clip metadata.
 MANIFEST_META = ("key", "dataset", "subject", "clip", "emotion", "action_units", "aus", "split",
@@ -66,9 +66,20 @@ def align_clip(frames: list[np.ndarray], aligner: FaceAligner) -> Alignment:
     return aligner.align(frames)
 
 
+def stream_instants(n_source: int, frames_out: int) -> np.ndarray:
+    """Source-frame positions (0 = onset) of the T instants that BOTH streams describe.
+
+    TIM evaluates the clip at T + 1 evenly spaced instants from onset to offset. Flow field k
+    is the motion arriving at instant k + 1 (from the onset, or from instant k), so the RGB
+    stream shows the same instants 1..T; instant 0, the onset, is only the flow's reference.
+    """
+    return tim_positions(n_source, frames_out + 1)[1:]
+
+
 def rgb_from_aligned(aligned: np.ndarray, frames_out: int) -> np.ndarray:
-    """(n, S, S, 3) aligned frames -> (3, T, S, S) uint8 TIM frames."""
-    return np.ascontiguousarray(tim_interpolate(aligned, frames_out).transpose(3, 0, 1, 2))
+    """(n, S, S, 3) aligned frames -> (3, T, S, S) uint8 TIM frames at `stream_instants`."""
+    frames = tim_interpolate(aligned, frames_out + 1)[1:]
+    return np.ascontiguousarray(frames.transpose(3, 0, 1, 2))
 
 
 def grey_frames(aligned: np.ndarray) -> np.ndarray:
@@ -79,7 +90,8 @@ def grey_frames(aligned: np.ndarray) -> np.ndarray:
 
 
 def flow_from_aligned(aligned: np.ndarray, frames_out: int, flow_cfg: FlowConfig) -> np.ndarray:
-    """(n, S, S, 3) aligned frames -> (2, T, S, S) float32 flow from T+1 TIM frames.
+    """(n, S, S, 3) aligned frames -> (2, T, S, S) float32 flow from T+1 TIM frames: field k
+    ends at instant k + 1 of the grid, the instant RGB frame k shows (`stream_instants`).
 
     The clip is made grey before TIM: both are linear, so this equals TIM-then-grey up to
     rounding, at a third of the cost.
