@@ -1,0 +1,77 @@
+"""A fingerprint of the dataset as it lies on disk, so that DVC sees when it changes.
+
+A licensed dataset lives outside the repository (`data.root`), where DVC tracks nothing. The
+`dataset` stage, marked `always_changed`, writes this fingerprint on every `dvc repro` and
+`prepare` depends on it: when nothing changed the file is byte-identical and nothing re-runs;
+an edited coding sheet, or a frame added, removed or replaced, changes it and re-runs every
+stage after it. The sheet is hashed whole (it is small); frame files by name, size and
+modification time (hashing every frame would cost as much as decoding the dataset).
+
+For the built-in dataset the fingerprint is a constant: `prepare` renders the corpus itself,
+from parameters and code it already depends on. Not a record of what is usable: that is the
+manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from attrmer.config import DataConfig
+from attrmer.datasets.base import get_adapter
+
+
+def dataset_fingerprint(data: DataConfig) -> dict[str, Any]:
+    """{"dataset", "sheet", "sheet_sha256", "frames_root", "frame_files", "frame_bytes",
+    "frames_sha256"} for a real dataset; a constant record for the synthetic one."""
+    if data.name == "synthetic":
+        return {"dataset": "synthetic", "frames": "rendered by the prepare stage"}
+    adapter = get_adapter(data.name, data.root)
+    located = adapter.located  # raises DatasetError naming what was looked for
+    root = Path(data.root)
+    record: dict[str, Any] = {
+        "dataset": data.name,
+        "sheet": _relative(located.sheet, root),
+        "sheet_sha256": hashlib.sha256(located.sheet.read_bytes()).hexdigest(),
+        "frames_root": None,
+        "frame_files": 0,
+        "frame_bytes": 0,
+        "frames_sha256": None,
+    }
+    if located.frames_root is not None:
+        digest = hashlib.sha256()
+        files = total = 0
+        for relative, size, mtime_ns in _listing(located.frames_root):
+            digest.update(f"{relative}\0{size}\0{mtime_ns}\n".encode())
+            files += 1
+            total += size
+        record.update(frames_root=_relative(located.frames_root, root), frame_files=files,
+                      frame_bytes=total, frames_sha256=digest.hexdigest())
+    return record
+
+
+def _listing(root: Path):
+    """(relative path, size, mtime in ns) of every file under root, in a fixed order."""
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            ordered = sorted(entries, key=lambda e: e.name)
+        subfolders = []
+        for entry in ordered:
+            if entry.is_dir(follow_symlinks=True):
+                subfolders.append((Path(entry.path), f"{prefix}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=True):
+                stat = entry.stat(follow_symlinks=True)
+                yield f"{prefix}{entry.name}", stat.st_size, stat.st_mtime_ns
+        # Reversed onto the stack, so folders are visited in name order.
+        stack.extend(reversed(subfolders))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
