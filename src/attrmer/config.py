@@ -30,6 +30,26 @@ DEPTHS = (10, 18, 34)
 
 
 @dataclass(frozen=True)
+class FrameLayout:
+    """Frames of a real dataset's size, for rendering the built-in corpus at that size."""
+
+    width: int
+    height: int
+    # Source pixels per pixel of the 112 px aligned face: how much alignment shrinks the face.
+    pixels_per_aligned_px: float
+    grey: bool
+
+
+# `synth.resolution`: "builtin" renders each still at `synth.frame_height` (about 1.7 source
+# pixels per aligned pixel); the others at the frame size and face scale of a real dataset's
+# frames (CASME II raw: 640×480 colour, face ≈ 280 px; SAMM: 2040×1088 grey, face ≈ 500 px).
+SYNTH_RESOLUTIONS: dict[str, FrameLayout] = {
+    "casme2": FrameLayout(640, 480, 2.5, grey=False),
+    "samm": FrameLayout(2040, 1088, 4.5, grey=True),
+}
+
+
+@dataclass(frozen=True)
 class DataConfig:
     # Which adapter reads `root`: one of DATASETS.
     name: str = "synthetic"
@@ -74,7 +94,10 @@ class SynthConfig:
     seed: int = 0
     clips: int = 200
     fps: int = 200
-    # Height of the rendered frames in pixels (width follows the stills' aspect ratio).
+    # builtin | casme2 | samm (SYNTH_RESOLUTIONS): the frame size and face scale.
+    resolution: str = "builtin"
+    # Height of the rendered frames in pixels with resolution builtin (width follows the
+    # stills' aspect ratio).
     frame_height: int = 240
     # Scale on every AU's apex displacement (1.0: about 0.3 to 2 px on a 112 px aligned face).
     intensity: float = 1.0
@@ -106,6 +129,9 @@ class SynthConfig:
                 raise ConfigError(f"synth.{name}: must not be negative")
         if not 0.0 <= self.blink_probability <= 1.0:
             raise ConfigError("synth.blink_probability: not in [0, 1]")
+        if self.resolution != "builtin" and self.resolution not in SYNTH_RESOLUTIONS:
+            known = ", ".join(["builtin", *SYNTH_RESOLUTIONS])
+            raise ConfigError(f"synth.resolution: {self.resolution!r} is not one of {known}")
 
 
 @dataclass(frozen=True)

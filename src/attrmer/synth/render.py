@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from attrmer.config import SynthConfig
+from attrmer.config import SYNTH_RESOLUTIONS, FrameLayout, SynthConfig
 from attrmer.io import atomic_path
 from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform
 from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
@@ -50,6 +50,7 @@ from attrmer.synth.motion import (
     control_points,
     expression_displacement,
 )
+from attrmer.synth.texture import skin_texture
 from attrmer.synth.warp import Warper, thin_plate_field
 
 SHEET_NAME = "CASME2-coding-synthetic.xlsx"
@@ -155,8 +156,10 @@ class Face:
         return FaceFrame.from_landmarks(self.landmarks)
 
 
-def load_faces(frame_height: int, faces_dir: Path = FACES_DIR) -> list[Face]:
-    """The committed stills, in subject order, resized to `frame_height`."""
+def load_faces(frame_height: int, faces_dir: Path = FACES_DIR, *,
+               resolution: str = "builtin") -> list[Face]:
+    """The committed stills, in subject order: resized to `frame_height` (builtin), or placed
+    in frames of a real dataset's size and face scale (`SYNTH_RESOLUTIONS`)."""
     index_path = faces_dir / LANDMARKS_FILE
     try:
         records = json.loads(index_path.read_text())["faces"]
@@ -168,19 +171,61 @@ def load_faces(frame_height: int, faces_dir: Path = FACES_DIR) -> list[Face]:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise FileNotFoundError(f"{path}: face still missing or unreadable")
-        height, width = bgr.shape[:2]
-        scale = frame_height / height
-        size = (round(width * scale), frame_height)
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        image = cv2.cvtColor(cv2.resize(bgr, size, interpolation=interpolation), cv2.COLOR_BGR2RGB)
-        # Pixel centres: a point at x in the still lies at (x + 0.5)·scale − 0.5 after resizing.
-        landmarks = (np.asarray(record["landmarks"], np.float64) + 0.5) * scale - 0.5
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        landmarks = np.asarray(record["landmarks"], np.float64)
+        if resolution == "builtin":
+            image, landmarks = _resized(rgb, landmarks, frame_height / rgb.shape[0])
+        else:
+            image, landmarks = _in_frame(rgb, landmarks, SYNTH_RESOLUTIONS[resolution],
+                                         seed=subject)
         matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
         aligned_per_pixel = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
         faces.append(Face(subject, record["still"], image, landmarks, 1.0 / aligned_per_pixel))
     if not faces:
         raise ValueError(f"{index_path}: lists no faces")
     return faces
+
+
+def _resized(image: np.ndarray, landmarks: np.ndarray, scale: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    height, width = image.shape[:2]
+    size = (round(width * scale), round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    # Pixel centres: a point at x in the still lies at (x + 0.5)·scale − 0.5 after resizing.
+    return (cv2.resize(image, size, interpolation=interpolation),
+            (landmarks + 0.5) * [size[0] / width, size[1] / height] - 0.5)
+
+
+def _in_frame(image: np.ndarray, landmarks: np.ndarray, layout: FrameLayout, *, seed: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The still enlarged to the layout's face scale, given skin texture at that scale, and
+    blended into a frame of the layout's size over a plain background of its border colour."""
+    matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
+    still_ppa = 1.0 / float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    face, points = _resized(image, landmarks, layout.pixels_per_aligned_px / still_ppa)
+    face = face.astype(np.float32)
+    face += skin_texture(face.shape[:2], np.random.default_rng(seed),
+                         layout.pixels_per_aligned_px)[..., None]
+    height, width = face.shape[:2]
+    if height > layout.height or width > layout.width:
+        raise ValueError(f"synth: a {width}×{height} face does not fit a "
+                         f"{layout.width}×{layout.height} frame")
+    border = np.concatenate([face[0], face[-1], face[:, 0], face[:, -1]])
+    frame = np.empty((layout.height, layout.width, 3), np.float32)
+    frame[:] = np.median(border, axis=0)
+    # Feathered edges: the still's square fades into the background over 12 % of its side.
+    ramp = np.clip(np.minimum(np.arange(width), np.arange(width)[::-1]) / (0.12 * width), 0, 1)
+    ramp_y = np.clip(np.minimum(np.arange(height), np.arange(height)[::-1]) / (0.12 * height),
+                     0, 1)
+    alpha = (ramp_y[:, None] * ramp[None, :])[..., None]
+    top, left = (layout.height - height) // 2, (layout.width - width) // 2
+    frame[top:top + height, left:left + width] = (
+        alpha * face + (1 - alpha) * frame[top:top + height, left:left + width])
+    frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    if layout.grey:
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        frame = np.repeat(grey[..., None], 3, axis=2)
+    return frame, points + [left, top]
 
 
 # ------------------------------------------------------------------------------- planning ---
@@ -448,9 +493,10 @@ def clip_dir(root: Path, spec: ClipSpec) -> Path:
     return root / FRAMES_DIR / f"sub{spec.subject:02d}" / spec.filename
 
 
-def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+def encode_jpeg(frame: np.ndarray, quality: int, *, grey: bool = False) -> bytes:
+    """RGB frame -> JPEG bytes; `grey` writes one channel (as SAMM's grey camera does)."""
+    image = frame[..., 0] if grey else cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return encoded.tobytes()
@@ -460,9 +506,11 @@ def write_clip(root: Path, spec: ClipSpec, face: Face, cfg: SynthConfig) -> dict
     rendered = render_clip(spec, face, cfg)
     folder = clip_dir(root, spec)
     folder.mkdir(parents=True, exist_ok=True)
+    layout = SYNTH_RESOLUTIONS.get(cfg.resolution)
+    grey = layout is not None and layout.grey
     for i, frame in enumerate(rendered.frames):
         (folder / f"img{spec.onset_frame + i}.jpg").write_bytes(
-            encode_jpeg(frame, cfg.jpeg_quality))
+            encode_jpeg(frame, cfg.jpeg_quality, grey=grey))
     return rendered.truth
 
 
@@ -475,7 +523,7 @@ def _init_worker(cfg: SynthConfig) -> None:
     global _worker_faces, _worker_cfg
     # One thread per worker: the pool already uses the cores.
     cv2.setNumThreads(1)
-    _worker_faces = load_faces(cfg.frame_height)
+    _worker_faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
     _worker_cfg = cfg
 
 
@@ -537,7 +585,7 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
 
     cfg.validate()
     out_dir = Path(out_dir)
-    faces = load_faces(cfg.frame_height)
+    faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
     specs = plan_corpus(cfg, faces)
     workers = _default_workers() if workers is None else max(1, workers)
     with atomic_path(out_dir, directory=True) as tmp:
