@@ -1,14 +1,17 @@
 """Benchmark of the preprocessing stages against decoding the same JPEGs alone.
 
-Renders the default synthetic corpus (prepare_dataset, which calls attrmer.synth.render_corpus),
-then in one run times: decoding every clip's JPEGs (same worker processes, nothing else), the
-align, interpolate and flow stages, and prints clips per second and each stage's time as a
-multiple of the decode-only time. A last line times the flow stage's computation alone
+Renders the default synthetic corpus (prepare_dataset, which calls attrmer.synth.render_corpus)
+at each `--resolution` (default: CASME II raw size, 640×480 with a 2.5x shrink to 112 px, the
+headline; then the built-in 240 px corpus beside it), then for each one times: decoding every
+clip's JPEGs (same worker processes, nothing else), the align, interpolate and flow stages, and
+prints clips per second and each stage's time as a multiple of the decode-only time. A line
+times the flow stage's computation alone
 (Farneback on the TIM frames, nothing stored), the floor under the flow stage. `--corpus stills`
 builds a plainer corpus from the bundled face stills (a face drifting by a fraction of a pixel,
 with sensor noise) for when the synthetic renderer is not wanted.
 
     python bench/preprocess.py --workers 2
+    python bench/preprocess.py --resolution samm --clips 40
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from attrmer.config import Params, SynthConfig
+from attrmer.config import SYNTH_RESOLUTIONS, Params, SynthConfig
 from attrmer.manifest import COLUMNS, frame_paths, read_manifest, usable, write_manifest
 from attrmer.preprocess.frames import load_clip_frames
 from attrmer.preprocess.pipeline import (
@@ -43,7 +46,7 @@ STILLS = Path(__file__).resolve().parents[1] / "src" / "attrmer" / "synth" / "fa
 
 
 def synthetic_corpus(work: Path, params: Params) -> Path:
-    """The default synthetic corpus (prepare renders it into data.root); returns the manifest."""
+    """The synthetic corpus of `params` (prepare renders it into data.root); its manifest."""
     from attrmer.datasets.prepare import prepare_dataset
 
     data = {**params.to_dict()["data"], "name": "synthetic", "root": str(work / "raw")}
@@ -113,75 +116,95 @@ def farneback_only(aligned_path: Path, workers: int, frames: int, flow_cfg) -> i
                                  (aligned, options)))
 
 
+def measure(work: Path, corpus: str, params: Params, preprocess, gzip_level: int,
+            workers: int) -> dict:
+    """Decode-only, the three stages and Farneback alone on one corpus, in one run."""
+    print(f"building the {corpus} corpus in {work} ...", file=sys.stderr)
+    if corpus == "synthetic":
+        manifest = synthetic_corpus(work, params)
+    else:
+        manifest = stills_corpus(work, params.synth.clips, params.synth)
+    clips = len(usable(read_manifest(manifest)))
+    processed = work / "processed"
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    frames = decode_only(manifest, workers)
+    timings["decode only"] = time.perf_counter() - start
+    for stage, run in (
+        ("align", lambda: run_align(manifest, processed / "aligned.h5", preprocess,
+                                      gzip_level=gzip_level)),
+        ("interpolate", lambda: run_interpolate(processed / "aligned.h5",
+                                                processed / "rgb.h5", preprocess)),
+        ("flow", lambda: run_flow(processed / "aligned.h5", processed / "flow.h5",
+                                  preprocess, params.flow)),
+    ):
+        start = time.perf_counter()
+        run()
+        timings[stage] = time.perf_counter() - start
+    timings["preprocessing (3 stages)"] = (timings["align"] + timings["interpolate"]
+                                           + timings["flow"])
+    start = time.perf_counter()
+    farneback_only(processed / "aligned.h5", workers, preprocess.frames, params.flow)
+    timings["of which Farneback alone"] = time.perf_counter() - start
+    sizes = {p.name: p.stat().st_size for p in processed.glob("*.h5")}
+    height, width = load_clip_frames(frame_paths(usable(read_manifest(manifest)).iloc[0]))[0] \
+        .shape[:2]
+    return {"clips": clips, "frames": frames, "workers": resolve_workers(workers, clips),
+            "frame_size": [width, height], "seconds": timings, "store_bytes": sizes}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=("synthetic", "stills"), default="synthetic")
+    parser.add_argument("--resolution", nargs="+", default=["casme2", "builtin"],
+                        choices=["builtin", *SYNTH_RESOLUTIONS],
+                        help="synth.resolution of each corpus measured (the first is the "
+                             "headline)")
     parser.add_argument("--clips", type=int, default=None,
                         help="clips to render (default: synth.clips of the default params)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=None,
-                        help="folder for the corpus and stores (default: a temporary folder)")
+                        help="folder for the corpora and stores (default: a temporary folder)")
     parser.add_argument("--gzip-level", type=int, default=Params().preprocess.aligned_gzip_level,
                         help="deflate level of the aligned store (default: params' "
                              "preprocess.aligned_gzip_level; 0: stored uncompressed)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    params = Params()
-    if args.clips is not None:
-        synth = {**params.to_dict()["synth"], "clips": args.clips}
-        params = Params.from_dict({**params.to_dict(), "synth": synth})
-    preprocess = Params.from_dict(
-        {"preprocess": {**params.to_dict()["preprocess"], "workers": args.workers}}
-    ).preprocess
+    results = {}
+    for resolution in args.resolution:
+        synth = {**Params().to_dict()["synth"], "resolution": resolution}
+        if args.clips is not None:
+            synth["clips"] = args.clips
+        params = Params.from_dict({**Params().to_dict(), "synth": synth})
+        preprocess = Params.from_dict(
+            {"preprocess": {**params.to_dict()["preprocess"], "workers": args.workers}}
+        ).preprocess
+        with tempfile.TemporaryDirectory(prefix="attrmer-bench-") as tmp:
+            work = (args.work / resolution) if args.work else Path(tmp)
+            results[resolution] = measure(work, args.corpus, params, preprocess,
+                                          args.gzip_level, args.workers)
 
-    with tempfile.TemporaryDirectory(prefix="attrmer-bench-") as tmp:
-        work = args.work or Path(tmp)
-        print(f"building the {args.corpus} corpus in {work} ...", file=sys.stderr)
-        if args.corpus == "synthetic":
-            manifest = synthetic_corpus(work, params)
-        else:
-            manifest = stills_corpus(work, params.synth.clips, params.synth)
-        clips = len(usable(read_manifest(manifest)))
-        workers = resolve_workers(args.workers, clips)
-        processed = work / "processed"
-
-        timings: dict[str, float] = {}
-        start = time.perf_counter()
-        frames = decode_only(manifest, args.workers)
-        timings["decode only"] = time.perf_counter() - start
-        for stage, run in (
-            ("align", lambda: run_align(manifest, processed / "aligned.h5", preprocess,
-                                          gzip_level=args.gzip_level)),
-            ("interpolate", lambda: run_interpolate(processed / "aligned.h5",
-                                                    processed / "rgb.h5", preprocess)),
-            ("flow", lambda: run_flow(processed / "aligned.h5", processed / "flow.h5",
-                                      preprocess, params.flow)),
-        ):
-            start = time.perf_counter()
-            run()
-            timings[stage] = time.perf_counter() - start
-        timings["preprocessing (3 stages)"] = (timings["align"] + timings["interpolate"]
-                                               + timings["flow"])
-        start = time.perf_counter()
-        farneback_only(processed / "aligned.h5", args.workers, preprocess.frames, params.flow)
-        timings["of which Farneback alone"] = time.perf_counter() - start
-        sizes = {p.name: p.stat().st_size for p in processed.glob("*.h5")}
-
-    decode = timings["decode only"]
-    print(f"\n{clips} clips, {frames} frames ({frames / clips:.0f} per clip), "
-          f"{workers} worker processes, corpus: {args.corpus}, "
-          f"aligned store gzip level {args.gzip_level}")
-    print(f"{'':<26}{'seconds':>9}{'clips/s':>10}{'× decode':>10}")
-    for name, seconds in timings.items():
-        print(f"{name:<26}{seconds:>9.2f}{clips / seconds:>10.1f}{seconds / decode:>10.2f}")
-    print("store sizes: " + ", ".join(f"{n} {s / 2**20:.1f} MiB" for n, s in sizes.items()))
+    for resolution, result in results.items():
+        timings, clips, frames = result["seconds"], result["clips"], result["frames"]
+        decode = timings["decode only"]
+        width, height = result["frame_size"]
+        print(f"\n{resolution} corpus ({args.corpus}): {width}×{height} frames, {clips} clips, "
+              f"{frames} frames ({frames / clips:.0f} per clip), {result['workers']} worker "
+              f"processes, aligned store gzip level {args.gzip_level}")
+        print(f"{'':<26}{'seconds':>9}{'clips/s':>10}{'× decode':>10}")
+        for name, seconds in timings.items():
+            print(f"{name:<26}{seconds:>9.2f}{clips / seconds:>10.1f}{seconds / decode:>10.2f}")
+        print("store sizes: " + ", ".join(f"{n} {s / 2**20:.1f} MiB"
+                                          for n, s in result["store_bytes"].items()))
     if args.json:
-        args.json.write_text(json.dumps({"clips": clips, "frames": frames, "workers": workers,
-                                         "corpus": args.corpus, "gzip_level": args.gzip_level,
-                                         "seconds": timings,
-                                         "store_bytes": sizes}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"corpus": args.corpus, "gzip_level": args.gzip_level,
+                                         "results": results}, indent=2) + "\n")
+    headline, result = next(iter(results.items()))
+    ratio = result["seconds"]["preprocessing (3 stages)"] / result["seconds"]["decode only"]
+    print(f"\nheadline ({headline} corpus): align + TIM + flow = {ratio:.2f}× decoding the "
+          "same JPEGs")
     return 0
 
 

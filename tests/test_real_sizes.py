@@ -51,5 +51,5 @@ def test_align_stage_runs_on_a_real_sized_corpus(tmp_path, resolution: str) -> N
 
 
 def test_unknown_resolution_is_named() -> None:
-    with pytest.raises(ConfigError, match="synth.resolution"):
+    with pytest.raises(ConfigError, match=r"synth\.resolution"):
         SynthConfig(resolution="smic").validate()

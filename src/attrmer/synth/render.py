@@ -225,7 +225,7 @@ def _in_frame(image: np.ndarray, landmarks: np.ndarray, layout: FrameLayout, *, 
     if layout.grey:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         frame = np.repeat(grey[..., None], 3, axis=2)
-    return frame, points + [left, top]
+    return frame, points + np.array([left, top], np.float64)
 
 
 # ------------------------------------------------------------------------------- planning ---
