@@ -20,7 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".", help="folder the default paths are relative to")
+    parser.add_argument("--root", default=".",
+                        help="folder the default paths below are relative to")
+    for name, help_text in (
+        ("manifest", "data/interim/manifest.csv"), ("rgb", "data/processed/rgb.h5"),
+        ("flow", "data/processed/flow.h5"), ("attributes", "data/processed/attributes.csv"),
+        ("model-dir", "models/seed_<s>"), ("metrics-dir", "metrics/seeds"),
+        ("checkpoint-dir", "checkpoints/seed_<s>"), ("live-dir", "dvclive/seed_<s>"),
+    ):
+        parser.add_argument(f"--{name}", type=Path, default=None,
+                            help=f"default: <root>/{help_text}")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -31,8 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed not in params.train.seeds:
             raise ConfigError(f"--seed {args.seed} is not in train.seeds {params.train.seeds}")
         dist = DistributedContext.from_environment()
-        metrics = train_seed(params, args.seed, SeedPaths.defaults(args.seed, Path(args.root)),
-                             progress=not args.no_progress, dist=dist)
+        defaults = SeedPaths.defaults(args.seed, Path(args.root))
+        paths = SeedPaths(**{
+            field: getattr(args, field) or getattr(defaults, field)
+            for field in ("manifest", "rgb", "flow", "attributes", "model_dir", "metrics_dir",
+                          "checkpoint_dir", "live_dir")
+        })
+        metrics = train_seed(params, args.seed, paths, progress=not args.no_progress,
+                             dist=dist)
         dist.close()
         if metrics:
             print(f"seed {args.seed}: accuracy {metrics['accuracy']:.3f}  "

@@ -106,8 +106,8 @@ def test_stage_writes_predictions_and_summary_on_the_holdout_split(
     assert stage.main(_stage_args(name, paths)) == 0
 
     expected_keys = {f"{s}/c{c}" for s in ("s5", "s6") for c in range(4)} - {ONLY_IN_RGB}
-    for seed in (0, 1):
-        predictions = pd.read_csv(paths["out"] / name / f"seed_{seed}_predictions.csv")
+    for _ in range(1):
+        predictions = pd.read_csv(paths["out"] / name / "predictions.csv")
         assert list(predictions.columns) == [
             "key", "subject", "fold", "y_true", "y_pred",
             "prob_happiness", "prob_surprise", "prob_disgust",
@@ -120,12 +120,12 @@ def test_stage_writes_predictions_and_summary_on_the_holdout_split(
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
         # The predicted class is the one with the highest score.
         assert (probabilities.argmax(axis=1) == predictions["y_pred"]).all()
-    assert sorted(p.name for p in (paths["out"] / name).iterdir()) == [
-        "seed_0_predictions.csv", "seed_1_predictions.csv"
-    ]
+    assert sorted(p.name for p in (paths["out"] / name).iterdir()) == ["predictions.csv"]
 
     summary = json.loads((paths["out"] / f"{name}.json").read_text())
-    assert summary["n_seeds"] == 2
+    # Deterministic: reported once, without a spread over seeds.
+    assert summary["n_seeds"] == 1 and summary["runs"] == "one (deterministic)"
+    assert "std" not in summary["accuracy"]
     assert summary["n_test"] == len(expected_keys)
     assert summary["n_classes"] == 3
     # Texture and motion differ plainly between the classes of this fixture.
@@ -135,13 +135,30 @@ def test_stage_writes_predictions_and_summary_on_the_holdout_split(
 def test_stage_runs_every_loso_fold(tmp_path: Path) -> None:
     paths = _write_fixture(tmp_path, "loso")
     assert stage.main(_stage_args("mdmo", paths)) == 0
-    predictions = pd.read_csv(paths["out"] / "mdmo" / "seed_0_predictions.csv")
+    predictions = pd.read_csv(paths["out"] / "mdmo" / "predictions.csv")
     assert len(predictions) == 23  # 24 clips, one of them missing from the flow store
     assert predictions["key"].is_unique
     fold_of_subject = {s: f"fold{i}" for i, s in enumerate(SUBJECTS)}
     assert (predictions["fold"] == predictions["subject"].map(fold_of_subject)).all()
     summary = json.loads((paths["out"] / "mdmo.json").read_text())
     assert summary["n_folds"] == 6
+    # Every fold chose its own C from the grid, inside its training subjects.
+    assert set(summary["svm_c"]) == {f"fold{i}" for i in range(6)}
+    assert set(summary["svm_c"].values()) <= {0.01, 0.1, 1.0, 10.0, 100.0}
+
+
+def test_c_is_chosen_without_the_test_side(tmp_path: Path) -> None:
+    from attrmer.baselines.run import choose_c
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 12)
+    subjects = np.tile(np.repeat(["a", "b", "c", "d"], 3), 3)
+    features = rng.normal(0, 1, (36, 72)) + labels[:, None] * 0.05
+    params = Params()
+    first = choose_c("mdmo", params, features, labels, subjects)
+    assert first in (0.01, 0.1, 1.0, 10.0, 100.0)
+    fixed = Params.from_dict({"baselines": {"mdmo": {"svm_c": 3.0}}})
+    assert choose_c("mdmo", fixed, features, labels, subjects) == 3.0
 
 
 def test_protocol_that_the_manifest_does_not_have_is_refused(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_every_rule_on_a_small_sheet(tmp_path):
     failed_or_excluded = manifest[manifest["status"] != "ok"]
     assert (failed_or_excluded["label"] == -1).all()
     assert (failed_or_excluded["split"] == "").all()
-    assert set(manifest.loc[manifest["status"] == "ok", "split"]) <= {"train", "test"}
+    assert set(manifest.loc[manifest["status"] == "ok", "split"]) <= {"train", "val", "test"}
 
 
 def test_repeated_clip_keeps_a_unique_key(tmp_path):

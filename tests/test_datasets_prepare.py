@@ -35,10 +35,12 @@ def test_prepare_writes_manifest_and_summary(casme2_root, tmp_path, capsys):
     assert len(manifest) == 255 and len(usable(manifest)) == 154
     assert list(manifest["key"]) == list(returned["key"])
     ok = usable(manifest)
-    assert set(ok["split"]) == {"train", "test"}
+    assert set(ok["split"]) == {"train", "val", "test"}
     assert ok.groupby("subject")["split"].nunique().max() == 1
     assert ok["subject"].nunique() == 26
-    assert ok.groupby("split")["subject"].nunique().to_dict() == {"test": 10, "train": 16}
+    # 10 test subjects; the default validation share (0.2) of the 16 others validates.
+    assert ok.groupby("split")["subject"].nunique().to_dict() == {"test": 10, "train": 13,
+                                                                 "val": 3}
     summary = (interim / "summary.txt").read_text()
     assert capsys.readouterr().out == summary
     assert "rows      255: ok 154, excluded 101, failed 0" in summary

@@ -78,7 +78,7 @@ class SplitConfig:
     # Share of subjects held out for testing: 0.4 gives the paper's 3:2 train:test.
     test_fraction: float = 0.4
     # Share of the *training* subjects carved off for model selection (0: use the last epoch).
-    validation_fraction: float = 0.0
+    validation_fraction: float = 0.2
 
     def validate(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
@@ -237,6 +237,27 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentations that keep a micro-expression what it is."""
+
+    # Probability of mirroring a clip left-right: RGB and flow mirrored, u negated, and the
+    # sentence's sides swapped ("left lip corner puller" -> "right lip corner puller").
+    flip: float = 0.0
+    # Flow magnitude jitter: each clip's flow scaled by a factor drawn from [1 − m, 1 + m].
+    magnitude: float = 0.0
+    # Temporal jitter: each clip moved by up to this many frames in time (edges repeated).
+    time_shift: int = 0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.flip <= 1.0:
+            raise ConfigError(f"train.augment.flip: {self.flip} is not in [0, 1]")
+        if not 0.0 <= self.magnitude < 1.0:
+            raise ConfigError(f"train.augment.magnitude: {self.magnitude} is not in [0, 1)")
+        if self.time_shift < 0:
+            raise ConfigError("train.augment.time_shift: must not be negative")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     # Weight of the cross-modal contrastive loss: L = (1-α)(L_θ + L_φ) + α·L_θφ.
     alpha: float = 0.5
@@ -259,8 +280,25 @@ class TrainConfig:
     num_workers: int = 0
     # Save a checkpoint every epoch so an interrupted run resumes.
     checkpoint: bool = True
+    # Optimiser steps, whatever the dataset's size: the epochs are raised until training
+    # takes at least this many steps (a 27-clip training set is one step per epoch).
+    min_steps: int = 0
+    # Linear learning-rate warm-up over this many steps (0: none).
+    warmup_steps: int = 0
+    # Early stopping: stop after this many epochs without a better validation score
+    # (0: never; needs validation subjects, split.validation_fraction > 0).
+    patience: int = 0
+    # Debugging only: score the test subjects after every epoch, logged as
+    # "test_accuracy_not_for_selection". Nothing reads it; off, the test side is predicted
+    # once, after training.
+    test_curve: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self) -> None:
+        self.augment.validate()
+        for name in ("min_steps", "warmup_steps", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name}: must not be negative")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"train.alpha: {self.alpha} is not in [0, 1]")
         if not self.seeds:
@@ -279,15 +317,22 @@ class TrainConfig:
             raise ConfigError("train.num_workers: must not be negative")
 
 
+# The baselines' C grid: four decades around the usual 1.
+SVM_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
 @dataclass(frozen=True)
 class LbpTopConfig:
     grid: list[int] = field(default_factory=lambda: [5, 5])
     radius_xy: int = 1
     radius_t: int = 1
     neighbors: int = 8
-    svm_c: float = 1.0
+    # The SVM's C: one value, or a grid chosen by subject-wise cross-validation inside the
+    # training subjects (never the test side).
+    svm_c: float | list[float] = field(default_factory=lambda: list(SVM_C_GRID))
 
     def validate(self) -> None:
+        _check_svm_c(self.svm_c, "baselines.lbptop.svm_c")
         if len(self.grid) != 2 or min(self.grid) < 1:
             raise ConfigError("baselines.lbptop.grid: needs two positive integers (rows, cols)")
         if self.neighbors not in (4, 8, 16):
@@ -298,10 +343,17 @@ class LbpTopConfig:
 
 @dataclass(frozen=True)
 class MdmoConfig:
-    svm_c: float = 1.0
+    # As for LBP-TOP: one C, or a grid chosen by cross-validation on the training subjects.
+    svm_c: float | list[float] = field(default_factory=lambda: list(SVM_C_GRID))
 
     def validate(self) -> None:
-        pass
+        _check_svm_c(self.svm_c, "baselines.mdmo.svm_c")
+
+
+def _check_svm_c(value: float | list[float], key: str) -> None:
+    values = value if isinstance(value, list) else [value]
+    if not values or any(c <= 0 for c in values):
+        raise ConfigError(f"{key}: needs one or more positive values")
 
 
 @dataclass(frozen=True)

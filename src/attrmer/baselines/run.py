@@ -1,13 +1,12 @@
-"""Run a classic baseline on the method's own manifest, split and seeds.
+"""Run a classic baseline on the method's own manifest and split.
 
 `run_baseline("lbptop" | "mdmo", ...)` computes the baseline's feature for every usable clip
 that training would use (the manifest's usable rows present in both the RGB and the flow store),
-once per run, then for each seed of `train.seeds` fits the baseline's SVM on the training side
-of each fold (holdout: the "train" and "val" rows; LOSO: every other subject) and predicts the
-test side. Each seed's predictions go to `<out_dir>/seed_<s>_predictions.csv` in the format that
-training writes (key, subject, fold, y_true, y_pred, prob_<class>...), and the summary over the
-seeds to `summary_path` through `attrmer.evaluate.summary.summarize_runs`, so the report shows
-the baselines beside the method.
+once per run, then fits the baseline's SVM on the training side of each fold (holdout: the
+"train" and "val" rows; LOSO: every other subject) and predicts the test side. The predictions
+go to `<out_dir>/predictions.csv` in the format that training writes (key, subject, fold,
+y_true, y_pred, prob_<class>...), and their summary to `summary_path` through
+`attrmer.evaluate.summary.summarize_runs`, so the report shows the baselines beside the method.
 
 The classifiers:
 
@@ -23,10 +22,14 @@ The classifiers:
   normalised to [0, 1] per clip, and scaling each dimension to unit variance would give the
   ROIs that barely move as much weight as those that do.
 
-Seeds: the split is fixed by `split.seed`; each seed of `train.seeds` is the SVM's
-`random_state`. For `LinearSVC` it orders the dual coordinate descent, so seeds differ only as
-far as the solver has not converged; `SVC` without probability estimates is deterministic, so
-its seeds give the same predictions. The spread over seeds is reported as it comes out.
+C: `baselines.<name>.svm_c` is one value or a grid; from a grid, each fold picks the C with
+the best mean UF1 in a subject-wise cross-validation inside its own training subjects (grouped
+by subject, up to 5 folds; ties go to the smaller C), so the test side never informs it. The
+chosen C of every fold is in the summary.
+
+Runs: both classifiers are deterministic (`LinearSVC` solves the primal problem, `SVC` without
+probability estimates has no randomness), so a baseline runs once and its summary has no
+spread: a "± 0 over 5 seeds" would not be a variance.
 
 `prob_<class>` columns: a softmax over the SVM's decision values (one-vs-rest margins for
 LinearSVC, one-vs-one vote-based scores for SVC), not calibrated probabilities; a class absent
@@ -59,6 +62,7 @@ from attrmer.manifest import ManifestError, class_names, read_manifest, usable
 from attrmer.preprocess.store import ClipStore
 
 HOLDOUT_FOLD = "holdout"
+PREDICTIONS_NAME = "predictions.csv"
 TRAINING_SIDES = ("train", "val")  # the SVM has no model selection: validation rows train it
 
 
@@ -68,12 +72,13 @@ class BaselineSetupError(AttrmerError, ValueError):
 
 @dataclass(frozen=True)
 class Baseline:
-    """A baseline: which store feeds it, its feature, and its classifier for one seed."""
+    """A baseline: which store feeds it, its feature, its classifier and its C."""
 
     store: str  # "rgb" or "flow"
     feature_length: Callable[[Params], int]
     features: Callable[[ClipStore, list[int], Params], np.ndarray]
-    classifier: Callable[[Params, int], Pipeline]
+    classifier: Callable[[Params, float], Pipeline]  # (params, C)
+    svm_c: Callable[[Params], float | list[float]]
 
 
 def _lbptop_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
@@ -100,11 +105,11 @@ def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.n
     return np.stack(rows)
 
 
-def _lbptop_classifier(params: Params, seed: int) -> Pipeline:
+def _lbptop_classifier(params: Params, c: float) -> Pipeline:
     return make_pipeline(
         FunctionTransformer(np.sqrt, feature_names_out="one-to-one"),
         Normalizer(norm="l2"),
-        LinearSVC(C=params.baselines.lbptop.svm_c, dual=True, max_iter=20000, random_state=seed),
+        LinearSVC(C=c, dual=False, max_iter=20000),
     )
 
 
@@ -117,11 +122,11 @@ def _polar_to_cartesian(features: np.ndarray) -> np.ndarray:
     return cartesian
 
 
-def _mdmo_classifier(params: Params, seed: int) -> Pipeline:
+def _mdmo_classifier(params: Params, c: float) -> Pipeline:
     return make_pipeline(
         FunctionTransformer(_polar_to_cartesian),
         # break_ties: predict the argmax of the decision values, as the prob_ columns rank.
-        SVC(C=params.baselines.mdmo.svm_c, kernel="linear", break_ties=True, random_state=seed),
+        SVC(C=c, kernel="linear", break_ties=True),
     )
 
 
@@ -132,12 +137,14 @@ BASELINES: dict[str, Baseline] = {
                                                 p.baselines.lbptop.neighbors),
         features=_lbptop_features,
         classifier=_lbptop_classifier,
+        svm_c=lambda p: p.baselines.lbptop.svm_c,
     ),
     "mdmo": Baseline(
         store="flow",
         feature_length=lambda p: MDMO_LENGTH,
         features=_mdmo_features,
         classifier=_mdmo_classifier,
+        svm_c=lambda p: p.baselines.mdmo.svm_c,
     ),
 }
 
@@ -208,20 +215,51 @@ def softmax_scores(decision: np.ndarray, trained: np.ndarray, n_classes: int) ->
     return probabilities
 
 
-def predict_seed(
+def choose_c(name: str, params: Params, features: np.ndarray, labels: np.ndarray,
+             subjects: np.ndarray) -> float:
+    """The C of `baselines.<name>.svm_c`: the value itself, or the grid's best mean UF1 over a
+    cross-validation grouped by subject (ties: the smaller C)."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import GroupKFold
+
+    grid = BASELINES[name].svm_c(params)
+    grid = sorted(grid) if isinstance(grid, list) else [grid]
+    groups = np.unique(subjects)
+    if len(grid) == 1 or len(groups) < 2:
+        return float(grid[0] if len(grid) == 1 else 1.0)
+    splitter = GroupKFold(n_splits=min(5, len(groups)))
+    present = np.unique(labels)
+    scores = []
+    for c in grid:
+        fold_scores = []
+        for inner_train, inner_val in splitter.split(features, labels, subjects):
+            if len(np.unique(labels[inner_train])) < 2:
+                continue
+            model = BASELINES[name].classifier(params, c).fit(features[inner_train],
+                                                             labels[inner_train])
+            fold_scores.append(f1_score(labels[inner_val], model.predict(features[inner_val]),
+                                        labels=present, average="macro", zero_division=0))
+        scores.append(np.mean(fold_scores) if fold_scores else -1.0)
+    return float(grid[int(np.argmax(scores))])
+
+
+def predict_folds(
     name: str,
     params: Params,
     features: np.ndarray,
     rows: pd.DataFrame,
     folds: list[Fold],
     classes: list[str],
-    seed: int,
-) -> pd.DataFrame:
-    """One seed's test predictions over all folds, in the predictions-CSV layout."""
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The test predictions over all folds, in the predictions-CSV layout, and each fold's C."""
     labels = rows["label"].to_numpy(np.int64)
-    parts = []
+    subjects = rows["subject"].to_numpy(str)
+    parts, chosen = [], {}
     for fold in folds:
-        model = BASELINES[name].classifier(params, seed)
+        c = choose_c(name, params, features[fold.train], labels[fold.train],
+                     subjects[fold.train])
+        chosen[fold.name] = c
+        model = BASELINES[name].classifier(params, c)
         model.fit(features[fold.train], labels[fold.train])
         trained = model.classes_.astype(np.int64)
         test = features[fold.test]
@@ -236,7 +274,7 @@ def predict_seed(
         for k, class_name in enumerate(classes):
             part[f"prob_{class_name}"] = probabilities[:, k]
         parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True), chosen
 
 
 def extract_features(
@@ -265,7 +303,8 @@ def run_baseline(
     out_dir: str | Path,
     summary_path: str | Path,
 ) -> dict[str, Any]:
-    """Features, one SVM per seed and fold, predictions per seed, and the summary; returns it."""
+    """Features, one SVM per fold (its C chosen inside the fold's training subjects), the
+    predictions and the summary; returns the summary."""
     baseline = _baseline(name)
     with ClipStore(rgb_path) as rgb, ClipStore(flow_path) as flow:
         rgb_keys, flow_keys = rgb.keys, flow.keys
@@ -273,14 +312,16 @@ def run_baseline(
     folds = baseline_folds(rows, params.split.protocol)
     store_path = rgb_path if baseline.store == "rgb" else flow_path
     features = extract_features(name, params, store_path, list(rows["key"]))
+    predictions, chosen = predict_folds(name, params, features, rows, folds, classes)
     with atomic_path(out_dir, directory=True) as tmp_dir:
-        csvs = []
-        for seed in params.train.seeds:
-            predictions = predict_seed(name, params, features, rows, folds, classes, seed)
-            path = tmp_dir / f"seed_{seed}_predictions.csv"
-            predictions.to_csv(path, index=False, float_format="%.6f")
-            csvs.append(path)
-        summary = summarize_runs(csvs)
+        path = tmp_dir / PREDICTIONS_NAME
+        predictions.to_csv(path, index=False, float_format="%.6f")
+        summary = summarize_runs([path])
+    # One deterministic run: its figures have no spread to report.
+    for metric in ("accuracy", "uf1", "uar"):
+        summary[metric].pop("std", None)
+    summary["runs"] = "one (deterministic)"
+    summary["svm_c"] = chosen[HOLDOUT_FOLD] if list(chosen) == [HOLDOUT_FOLD] else chosen
     write_json(summary_path, summary)
     return summary
 

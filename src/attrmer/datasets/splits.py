@@ -38,7 +38,8 @@ def subject_independent_split(
     least one, and at least one left for training) go to test; among the drawn partitions with
     that count, the one with every class on both sides and the closest class proportions
     (total variation distance) wins, ties going to the earliest drawn. The validation subjects
-    are carved from the training subjects the same way.
+    are carved from the training subjects the same way (none when only one training subject
+    is left: training then reports its last epoch).
     """
     if len(subjects) != len(labels):
         raise ValueError("subjects and labels differ in length")
@@ -51,13 +52,9 @@ def subject_independent_split(
     rng = np.random.default_rng(seed)
     test = _balanced_subset(people, subjects, labels, test_fraction, rng)
     assignment = {p: ("test" if p in test else "train") for p in people}
-    if validation_fraction > 0:
-        training = [p for p in people if p not in test]
-        if len(training) < 2:
-            raise DatasetError(
-                f"split.validation_fraction: {len(training)} training subject(s) cannot be split "
-                "into training and validation"
-            )
+    training = [p for p in people if p not in test]
+    # With a single training subject there is nothing to carve: no validation, last epoch.
+    if validation_fraction > 0 and len(training) >= 2:
         keep = [i for i, s in enumerate(subjects) if s not in test]
         val = _balanced_subset(
             training, [subjects[i] for i in keep], [labels[i] for i in keep],

@@ -9,6 +9,7 @@ Not for preprocessing or for deciding the split (that is the prepare stage's job
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,12 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from attrmer.datasets.splits import subject_independent_split
 from attrmer.errors import AttrmerError
 from attrmer.manifest import ManifestError, class_names, read_manifest, usable
 from attrmer.preprocess.store import ClipStore
+
+log = logging.getLogger(__name__)
 
 
 class TrainingSetupError(AttrmerError, ValueError):
@@ -51,8 +55,15 @@ def load_training_table(
     attributes_path: Path | None,
     *,
     protocol: str,
-    batch_size: int,
+    validation_fraction: float = 0.0,
+    split_seed: int = 0,
 ) -> TrainingTable:
+    """The usable clips in both stores, their sentences and the folds of `protocol`.
+
+    Under holdout the validation subjects are the manifest's "val" rows (prepare carves them
+    from the training subjects); under LOSO each fold carves `validation_fraction` of its own
+    training subjects, with `split_seed`, the same way.
+    """
     manifest = usable(read_manifest(manifest_path))
     with ClipStore(rgb_path) as rgb, ClipStore(flow_path) as flow:
         in_stores = set(rgb.keys) & set(flow.keys)
@@ -80,13 +91,14 @@ def load_training_table(
         classes = class_names(rows)
     except ManifestError as exc:
         raise TrainingSetupError(f"{manifest_path}: {exc}") from None
-    folds = _folds(rows, protocol)
+    folds = _folds(rows, protocol, validation_fraction, split_seed)
     for fold in folds:
-        _check_fold(fold, classes, batch_size)
+        _check_fold(fold, classes, protocol)
     return TrainingTable(rows, classes, sentences, folds, Path(rgb_path), Path(flow_path))
 
 
-def _folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:
+def _folds(rows: pd.DataFrame, protocol: str, validation_fraction: float,
+           split_seed: int) -> list[Fold]:
     if protocol == "holdout":
         sides = {side: rows[rows["split"] == side].reset_index(drop=True)
                  for side in ("train", "val", "test")}
@@ -95,32 +107,40 @@ def _folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:
     if not names:
         raise TrainingSetupError("split.protocol is loso but the manifest has no fold<k> rows; "
                                  "re-run the prepare stage")
-    empty = rows.iloc[0:0]
-    return [
-        Fold(name, rows[rows["split"] != name].reset_index(drop=True), empty,
-             rows[rows["split"] == name].reset_index(drop=True))
-        for name in names
-    ]
+    folds = []
+    for name in names:
+        rest = rows[rows["split"] != name].reset_index(drop=True)
+        val = rest.iloc[0:0]
+        if validation_fraction > 0 and rest["subject"].nunique() >= 2:
+            sides = subject_independent_split(
+                list(rest["subject"]), list(rest["label"]), test_fraction=validation_fraction,
+                seed=split_seed)
+            held = rest["subject"].map(sides) == "test"
+            rest, val = rest[~held].reset_index(drop=True), rest[held].reset_index(drop=True)
+        folds.append(Fold(name, rest, val, rows[rows["split"] == name].reset_index(drop=True)))
+    return folds
 
 
-def _check_fold(fold: Fold, classes: list[str], batch_size: int) -> None:
+def _check_fold(fold: Fold, classes: list[str], protocol: str) -> None:
     where = f"split {fold.name}"
     if fold.train.empty:
         raise TrainingSetupError(f"{where}: the training side is empty")
     if fold.test.empty:
         raise TrainingSetupError(f"{where}: the test side is empty")
-    if batch_size > len(fold.train):
-        raise TrainingSetupError(
-            f"train.batch_size: {batch_size} is larger than the {len(fold.train)} training clips "
-            f"of {where}"
-        )
     counts = fold.train["label"].value_counts()
     absent = [name for i, name in enumerate(classes) if counts.get(i, 0) == 0]
-    if absent:
+    if not absent:
+        return
+    if protocol == "holdout":
         raise TrainingSetupError(
             f"{where}: no training clip of class {', '.join(absent)}; choose another split.seed "
             "or class set"
         )
+    # Under LOSO the held-out subject may own every clip of a rare class (common on real
+    # data): the fold trains on the classes it has, and its clips of the others count as
+    # errors in the pooled predictions.
+    log.warning("%s: no training clip of class %s; this fold trains without it",
+                where, ", ".join(absent))
 
 
 # Decoded clips by key: (rgb uint8 (3,T,H,W), flow float16 (2,T,H,W)).

@@ -26,11 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from attrmer.config import Params
+from attrmer.config import Params, TrainConfig
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
 from attrmer.model.inputs import prepare_flow, prepare_rgb
 from attrmer.modelfile import save_model_dir
+from attrmer.train.augment import augment_batch, mirrored_texts
 from attrmer.train.checkpoint import (
     Checkpoint,
     CheckpointMismatchError,
@@ -127,49 +128,76 @@ class FoldResult:
     model: VideoNet
     selected_epoch: int
     history: list[dict[str, float]]
+    n_train: int = 0
+    n_val: int = 0
 
 
-EpochCallback = Callable[[int, dict[str, float]], None]
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one finished epoch reports to the callback (DVCLive curves, tests, ...)."""
+
+    fold: str
+    epoch: int
+    values: dict[str, float]
 
 
-def fit_fold(
-    params: Params,
-    table: TrainingTable,
-    fold: Fold,
-    *,
-    seed: int,
-    checkpoint_path: Path | None = None,
-    logger: Any = None,
-    runtime: Runtime | None = None,
-    dist: DistributedContext | None = None,
-    on_epoch_end: EpochCallback | None = None,
-    progress: bool = True,
-) -> FoldResult:
-    """Train one fold from scratch (or from its checkpoint) and predict its test side."""
-    dist = dist or DistributedContext.single()
-    runtime = runtime or Runtime.choose(params, dist.device)
+EpochCallback = Callable[[EpochRecord], None]
+
+
+@dataclass
+class _Training:
+    """Everything one fold's training holds: built once, then stepped epoch by epoch."""
+
+    model: JointModel
+    trained: nn.Module  # the model, wrapped for DDP when several processes train
+    loss_fn: JointLoss
+    optimizer: torch.optim.Optimizer
+    loader: DataLoader
+    sampler: DistributedSampler | None
+    tokens: dict[str, torch.Tensor] | None
+    mirror: torch.Tensor  # text id -> text id of the mirrored sentence
+    generator: torch.Generator
+    cache: ClipCache
+    epochs: int  # train.epochs, raised to reach train.min_steps
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+
+def planned_epochs(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """train.epochs, or more when that many epochs would take fewer than train.min_steps."""
+    return max(cfg.epochs, -(-cfg.min_steps // max(steps_per_epoch, 1)))
+
+
+def warmup_factor(cfg: TrainConfig, step: int) -> float:
+    """Learning-rate multiplier at optimiser step `step` (0-based): linear warm-up, then 1."""
+    return 1.0 if cfg.warmup_steps == 0 else min(1.0, (step + 1) / cfg.warmup_steps)
+
+
+def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: int,
+                   runtime: Runtime, dist: DistributedContext) -> _Training:
+    """The fold's networks, loss, optimiser and loader, seeded by `seed`."""
     cfg = params.train
     torch.manual_seed(seed)
     num_classes = len(table.classes)
     video = VideoNet.from_config(params.model, num_classes=num_classes)
-    attributes = (
-        AttributeNet.from_config(params.model, num_classes=num_classes)
-        if cfg.attribute_branch else None
-    )
+    attributes = (AttributeNet.from_config(params.model, num_classes=num_classes)
+                  if cfg.attribute_branch else None)
     model = JointModel(video, attributes).to(runtime.device)
     if runtime.channels_last:
         model.video.to(memory_format=torch.channels_last_3d)
+    sentences, mirror = mirrored_texts(table.sentences)
     tokens = None
     if attributes is not None:
-        tokens = {k: v.to(runtime.device) for k, v in attributes.tokenize(table.sentences).items()}
-    loss_fn = JointLoss(cfg.alpha, tau=cfg.tau, mask_same_text=cfg.mask_same_text,
-                        attribute_branch=cfg.attribute_branch)
+        tokens = {k: v.to(runtime.device) for k, v in attributes.tokenize(sentences).items()}
     groups = [{"params": model.video.parameters(), "lr": cfg.lr}]
     if attributes is not None:
         groups.append({"params": attributes.parameters(), "lr": cfg.lr * cfg.text_lr_scale})
+    for group in groups:
+        group["base_lr"] = group["lr"]
     # The fused step is several times faster on CPU for BERT's 22M parameters.
     optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    trained = dist.wrap(model)
 
     generator = torch.Generator().manual_seed(seed)
     # Clips read in this process (the scoring always, the training side without loader
@@ -181,97 +209,146 @@ def fit_fold(
     if dist.world_size > 1:
         sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
                                      shuffle=True, seed=seed, drop_last=False)
-    per_rank_batch = max(1, cfg.batch_size // dist.world_size)
+    # A batch larger than a small dataset is the whole training set, not an error.
+    per_rank_batch = max(1, min(cfg.batch_size, len(train_set)) // dist.world_size)
     loader = DataLoader(
         train_set, batch_size=per_rank_batch, shuffle=sampler is None, sampler=sampler,
         generator=generator if sampler is None else None, num_workers=cfg.num_workers,
         persistent_workers=cfg.num_workers > 0, pin_memory=runtime.device.type == "cuda",
         drop_last=len(train_set) > per_rank_batch and len(train_set) % per_rank_batch == 1,
     )
+    training = _Training(model, dist.wrap(model), JointLoss.from_config(cfg), optimizer,
+                         loader, sampler, tokens, torch.tensor(mirror), generator, cache, 0)
+    training.epochs = planned_epochs(cfg, training.steps_per_epoch)
+    return training
 
-    settings = training_settings(params, seed) | {
-        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold)}
-    settings_hash = params_hash(settings)
+
+def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
+                description: str, progress: bool) -> dict[str, float]:
+    """One pass over the training side; the mean loss terms and training accuracy."""
+    cfg = params.train
+    if t.sampler is not None:
+        t.sampler.set_epoch(epoch)
+    t.model.train()
+    sums = dict.fromkeys(("loss", "video_ce", "text_ce", "contrastive", "correct"), 0.0)
+    seen = 0
+    bar = tqdm(t.loader, desc=description, leave=False, disable=not progress, unit="batch")
+    for step, (rgb, flow, labels, text_ids) in enumerate(bar):
+        rgb, flow, text_ids = augment_batch(rgb, flow.float(), text_ids, cfg.augment, t.mirror,
+                                            t.generator)
+        global_step = (epoch - 1) * t.steps_per_epoch + step
+        for group in t.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * warmup_factor(cfg, global_step)
+        rgb = runtime.to_device(prepare_rgb(rgb, params.model.input_size))
+        flow = runtime.to_device(prepare_flow(flow, params.flow.bound, params.model.input_size))
+        labels, text_ids = labels.to(runtime.device), text_ids.to(runtime.device)
+        extra = {}
+        if t.tokens is not None:
+            extra = {"input_ids": t.tokens["input_ids"][text_ids],
+                     "attention_mask": t.tokens["attention_mask"][text_ids]}
+        with runtime.autocast():
+            video_logits, z_m, text_logits, z_a = t.trained(rgb, flow, **extra)
+        terms = t.loss_fn(video_logits.float(), labels, z_m.float(),
+                          None if text_logits is None else text_logits.float(),
+                          None if z_a is None else z_a.float(), text_ids)
+        t.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        t.optimizer.step()
+        n = len(labels)
+        seen += n
+        for name in ("video_ce", "text_ce", "contrastive"):
+            sums[name] += getattr(terms, name).item() * n
+        sums["loss"] += terms.total.item() * n
+        sums["correct"] += int((video_logits.argmax(1) == labels).sum())
+        bar.set_postfix(loss=f"{terms.total.item():.3f}")
+    record = {k: v / max(seen, 1) for k, v in sums.items() if k != "correct"}
+    record["train_accuracy"] = sums["correct"] / max(seen, 1)
+    return record
+
+
+def score_epoch(t: _Training, params: Params, table: TrainingTable, fold: Fold,
+                runtime: Runtime) -> dict[str, float]:
+    """Validation accuracy and loss (what selects the model); the test side only when
+    `train.test_curve` asks, under a name that says it selects nothing."""
+    record: dict[str, float] = {}
+    if not fold.val.empty:
+        val = predict_rows(t.model.video, table, fold.val, params, runtime, cache=t.cache)
+        record["val_accuracy"] = _accuracy(val)
+        record["val_loss"] = _nll(val, table.classes)
+    if params.train.test_curve:
+        test = predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
+        record["test_accuracy_not_for_selection"] = _accuracy(test)
+    return record
+
+
+def _improves(record: dict[str, float], best: dict[str, Any]) -> bool:
+    """Higher validation accuracy, or the same with a lower validation loss."""
+    score, loss = record["val_accuracy"], record["val_loss"]
+    return score > best["score"] or (score == best["score"] and loss < best.get("loss", np.inf))
+
+
+def fit_fold(
+    params: Params,
+    table: TrainingTable,
+    fold: Fold,
+    *,
+    seed: int,
+    checkpoint_path: Path | None = None,
+    runtime: Runtime | None = None,
+    dist: DistributedContext | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    progress: bool = True,
+) -> FoldResult:
+    """Train one fold from scratch (or from its checkpoint), select on validation subjects
+    only, then predict its test side once."""
+    dist = dist or DistributedContext.single()
+    runtime = runtime or Runtime.choose(params, dist.device)
+    t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist)
+    settings_hash = params_hash(training_settings(params, seed) | {
+        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold)})
     state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
     best_state: dict[str, torch.Tensor] | None = None
     if checkpoint_path is not None:
-        restored = load_checkpoint(checkpoint_path, model=model, optimizer=optimizer,
-                                   generator=generator, settings_hash=settings_hash)
+        restored = load_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
+                                   generator=t.generator, settings_hash=settings_hash)
         if restored is not None:
             state, best_state = restored
             log.info("resuming %s from epoch %d", fold.name, state.epoch)
-
-    bound, size = params.flow.bound, params.model.input_size
-    for epoch in range(state.epoch + 1, cfg.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        model.train()
-        sums = {"loss": 0.0, "video_ce": 0.0, "text_ce": 0.0, "contrastive": 0.0, "correct": 0}
-        seen = 0
-        bar = tqdm(loader, desc=f"{fold.name} epoch {epoch}/{cfg.epochs}", leave=False,
-                   disable=not progress or not dist.is_main, unit="batch")
-        for rgb, flow, labels, text_ids in bar:
-            rgb = runtime.to_device(prepare_rgb(rgb, size))
-            flow = runtime.to_device(prepare_flow(flow.float(), bound, size))
-            labels = labels.to(runtime.device)
-            text_ids = text_ids.to(runtime.device)
-            extra = {}
-            if tokens is not None:
-                extra = {"input_ids": tokens["input_ids"][text_ids],
-                         "attention_mask": tokens["attention_mask"][text_ids]}
-            with runtime.autocast():
-                video_logits, z_m, text_logits, z_a = trained(rgb, flow, **extra)
-            terms = loss_fn(video_logits.float(), labels, z_m.float(),
-                            None if text_logits is None else text_logits.float(),
-                            None if z_a is None else z_a.float(), text_ids)
-            optimizer.zero_grad(set_to_none=True)
-            terms.total.backward()
-            optimizer.step()
-            n = len(labels)
-            seen += n
-            sums["loss"] += terms.total.item() * n
-            sums["video_ce"] += terms.video_ce.item() * n
-            sums["text_ce"] += terms.text_ce.item() * n
-            sums["contrastive"] += terms.contrastive.item() * n
-            sums["correct"] += int((video_logits.argmax(1) == labels).sum())
-            bar.set_postfix(loss=f"{terms.total.item():.3f}")
-        record = {k: v / max(seen, 1) for k, v in sums.items() if k != "correct"}
-        record["train_accuracy"] = sums["correct"] / max(seen, 1)
-        record["epoch"] = epoch
+    patience = params.train.patience if not fold.val.empty else 0
+    for epoch in range(state.epoch + 1, t.epochs + 1):
+        if patience and epoch - 1 - state.best["epoch"] >= patience:
+            log.info("%s: no better validation score in %d epochs; stopping after epoch %d",
+                     fold.name, patience, epoch - 1)
+            break
+        record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
+                             description=f"{fold.name} epoch {epoch}/{t.epochs}")
         if dist.is_main:
-            # Test accuracy is logged for the training curves only; it never selects anything.
-            record["test_accuracy"] = _accuracy(predict_rows(model.video, table, fold.test,
-                                                             params, runtime, cache=cache))
-            if not fold.val.empty:
-                record["val_accuracy"] = _accuracy(predict_rows(model.video, table, fold.val,
-                                                                params, runtime, cache=cache))
-                if record["val_accuracy"] > state.best["score"]:
-                    state.best = {"epoch": epoch, "score": record["val_accuracy"]}
-                    best_state = copy.deepcopy(model.video.state_dict())
-        state.history.append(record)
+            record |= score_epoch(t, params, table, fold, runtime)
+            if "val_accuracy" in record and _improves(record, state.best):
+                state.best = {"epoch": epoch, "score": record["val_accuracy"],
+                              "loss": record["val_loss"]}
+                best_state = copy.deepcopy(t.model.video.state_dict())
+            log.info("%s epoch %d/%d  %s", fold.name, epoch, t.epochs,
+                     "  ".join(f"{k} {v:.3f}" for k, v in record.items()))
+        state.history.append(record | {"epoch": epoch})
         state.epoch = epoch
-        if dist.is_main:
-            log.info("%s epoch %d/%d  loss %.3f (video %.3f, text %.3f, contrastive %.3f)  "
-                     "train acc %.3f  test acc %.3f", fold.name, epoch, cfg.epochs,
-                     record["loss"], record["video_ce"], record["text_ce"],
-                     record["contrastive"], record["train_accuracy"], record["test_accuracy"])
-        if logger is not None and dist.is_main:
-            logger(fold.name, record)
         if checkpoint_path is not None and dist.is_main:
-            save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, generator=generator,
-                            checkpoint=state, settings_hash=settings_hash, best_state=best_state)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, record)
+            save_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
+                            generator=t.generator, checkpoint=state,
+                            settings_hash=settings_hash, best_state=best_state)
+        if on_epoch_end is not None and dist.is_main:
+            on_epoch_end(EpochRecord(fold.name, epoch, record))
 
-    selected = cfg.epochs
-    if not fold.val.empty and best_state is not None:
-        model.video.load_state_dict(best_state)
+    selected = state.epoch
+    if best_state is not None:
+        t.model.video.load_state_dict(best_state)
         selected = int(state.best["epoch"])
-    predictions = (predict_rows(model.video, table, fold.test, params, runtime, cache=cache)
+    predictions = (predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
                    if dist.is_main else pd.DataFrame())
     if not predictions.empty:
         predictions.insert(2, "fold", fold.name)
-    return FoldResult(predictions, model.video, selected, state.history)
+    return FoldResult(predictions, t.model.video, selected, state.history,
+                      n_train=len(fold.train), n_val=len(fold.val))
 
 
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
@@ -289,6 +366,15 @@ def _accuracy(predictions: pd.DataFrame) -> float:
     if predictions.empty:
         return 0.0
     return float((predictions["y_true"] == predictions["y_pred"]).mean())
+
+
+def _nll(predictions: pd.DataFrame, classes: list[str]) -> float:
+    """Mean negative log-likelihood of the true classes."""
+    if predictions.empty:
+        return 0.0
+    probabilities = predictions[[f"prob_{c}" for c in classes]].to_numpy()
+    chosen = probabilities[np.arange(len(predictions)), predictions["y_true"].to_numpy()]
+    return float(-np.log(np.clip(chosen, 1e-12, None)).mean())
 
 
 @torch.no_grad()
@@ -356,7 +442,8 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
     table = load_training_table(
         paths.manifest, paths.rgb, paths.flow,
         paths.attributes if params.train.attribute_branch else None,
-        protocol=params.split.protocol, batch_size=params.train.batch_size,
+        protocol=params.split.protocol, validation_fraction=params.split.validation_fraction,
+        split_seed=params.split.seed,
     )
     runtime = Runtime.choose(params, dist.device)
     resuming = any(paths.checkpoint_dir.glob("*.safetensors"))
@@ -367,7 +454,7 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         checkpoint = paths.checkpoint_dir / fold.name if params.train.checkpoint else None
         run = functools.partial(fit_fold, params, table, fold, seed=seed, runtime=runtime,
                                 dist=dist, progress=progress, checkpoint_path=checkpoint,
-                                logger=live.log if live else None)
+                                on_epoch_end=live.log if live else None)
         try:
             results.append(run())
         except CheckpointMismatchError as exc:
@@ -388,15 +475,24 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
     labels = list(range(len(table.classes)))
+    folds = {
+        fold.name: {"n_train": result.n_train, "n_val": result.n_val,
+                    "n_test": len(result.predictions), "selected_epoch": result.selected_epoch,
+                    "accuracy": _accuracy(result.predictions)}
+        for fold, result in zip(table.folds, results, strict=True)
+    }
     metrics = {
         "seed": seed,
         "accuracy": accuracy(y_true, y_pred),
         "uf1": uf1(y_true, y_pred, labels),
         "uar": uar(y_true, y_pred, labels),
-        "n_train": len(table.folds[0].train),
+        # Means over the folds (one fold under holdout); each fold's own figures follow.
+        "n_train": float(np.mean([f["n_train"] for f in folds.values()])),
         "n_test": len(predictions),
         "epochs": params.train.epochs,
-        "selected_epoch": results[-1].selected_epoch,
+        "selected_epoch": float(np.mean([f["selected_epoch"] for f in folds.values()])),
+        "selection": "validation" if any(f["n_val"] for f in folds.values()) else "last epoch",
+        "folds": folds,
     }
     final = results[-1]
     save_model_dir(
@@ -430,11 +526,10 @@ class _Live:
         self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None,
                          resume=resume)
 
-    def log(self, fold: str, record: dict[str, float]) -> None:
-        prefix = "" if fold == "holdout" else f"{fold}/"
-        for name, value in record.items():
-            if name != "epoch":
-                self.live.log_metric(f"{prefix}{name}", float(value), plot=True)
+    def log(self, record: EpochRecord) -> None:
+        prefix = "" if record.fold == "holdout" else f"{record.fold}/"
+        for name, value in record.values.items():
+            self.live.log_metric(f"{prefix}{name}", float(value), plot=True)
         self.live.next_step()
 
     def close(self) -> None:

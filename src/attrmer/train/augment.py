@@ -1,0 +1,75 @@
+"""Training-time augmentations that keep a micro-expression what it is.
+
+- Mirror: the clip flipped left-right. The flow is flipped with it and its horizontal component
+  negated (a movement to the image's left becomes one to its right), and the clip's sentence is
+  the mirrored one: a one-sided AU changes side ("left lip corner puller" becomes "right lip
+  corner puller"), so the contrastive loss still pairs each clip with a true description.
+- Magnitude jitter: the flow scaled by one factor per clip, so the network does not key on an
+  exact amplitude (the amplitudes of real footage vary with the person and the camera).
+- Temporal jitter: the clip moved by a few frames in time, its edge frames repeated.
+
+Applied to a training batch after it is loaded, from the training loop's own generator, so the
+draws depend on the seed alone, not on the loader's workers. Not for evaluation or prediction.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import Tensor
+
+from attrmer.config import AugmentConfig
+
+_SIDE = re.compile(r"\b(left|right)\b")
+
+
+def mirror_sentence(sentence: str) -> str:
+    """The sentence of the mirrored clip: "left" and "right" exchanged."""
+    return _SIDE.sub(lambda m: "right" if m.group(1) == "left" else "left", sentence)
+
+
+def mirrored_texts(sentences: list[str]) -> tuple[list[str], list[int]]:
+    """(sentences with the mirrored ones appended where they differ, mirror index per text)."""
+    extended = list(sentences)
+    index = {text: i for i, text in enumerate(sentences)}
+    mirror = []
+    for text in sentences:
+        flipped = mirror_sentence(text)
+        if flipped not in index:
+            index[flipped] = len(extended)
+            extended.append(flipped)
+        mirror.append(index[flipped])
+    # The appended sentences mirror back onto the originals.
+    mirror += [index[mirror_sentence(text)] for text in extended[len(sentences):]]
+    return extended, mirror
+
+
+def augment_batch(
+    rgb: Tensor, flow: Tensor, text_ids: Tensor, cfg: AugmentConfig, mirror: Tensor,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(rgb uint8 (B,3,T,H,W), flow float (B,2,T,H,W), text ids) augmented per clip."""
+    batch = rgb.shape[0]
+    if cfg.flip > 0:
+        flipped = torch.rand(batch, generator=generator) < cfg.flip
+        if flipped.any():
+            rgb, flow, text_ids = rgb.clone(), flow.clone(), text_ids.clone()
+            rgb[flipped] = rgb[flipped].flip(-1)
+            mirrored = flow[flipped].flip(-1)
+            mirrored[:, 0] = -mirrored[:, 0]
+            flow[flipped] = mirrored
+            text_ids[flipped] = mirror[text_ids[flipped]]
+    if cfg.magnitude > 0:
+        scale = 1.0 + cfg.magnitude * (2 * torch.rand(batch, generator=generator) - 1)
+        flow = flow * scale.view(batch, 1, 1, 1, 1).to(flow.dtype)
+    if cfg.time_shift > 0:
+        frames = rgb.shape[2]
+        shifts = torch.randint(-cfg.time_shift, cfg.time_shift + 1, (batch,),
+                               generator=generator)
+        if shifts.any():
+            index = (torch.arange(frames)[None, :] + shifts[:, None]).clamp(0, frames - 1)
+            gather = index.view(batch, 1, frames, 1, 1)
+            rgb = rgb.gather(2, gather.expand(-1, rgb.shape[1], -1, *rgb.shape[3:]))
+            flow = flow.gather(2, gather.expand(-1, flow.shape[1], -1, *flow.shape[3:]))
+    return rgb, flow, text_ids
