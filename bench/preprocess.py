@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from attrmer.config import SYNTH_RESOLUTIONS, Params, SynthConfig
+from attrmer.config import Params, SynthConfig
+from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 from attrmer.manifest import COLUMNS, frame_paths, read_manifest, usable, write_manifest
 from attrmer.preprocess.frames import load_clip_frames
 from attrmer.preprocess.pipeline import (

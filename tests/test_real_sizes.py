@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from attrmer.config import SYNTH_RESOLUTIONS, ConfigError, Params, PreprocessConfig, SynthConfig
+from attrmer.config import ConfigError, Params, PreprocessConfig, SynthConfig
 from attrmer.datasets.prepare import prepare_dataset
+from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 from attrmer.preprocess.pipeline import run_align
 from attrmer.preprocess.store import ClipStore
 

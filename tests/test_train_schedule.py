@@ -110,16 +110,22 @@ def test_each_clip_is_paired_with_its_own_sentence(tmp_path) -> None:
     assert mirror_sentence("left cheek raiser, right dimpler") == "right cheek raiser, left dimpler"
 
 
-def test_flip_mirrors_pixels_and_negates_horizontal_flow() -> None:
-    rgb = torch.arange(2 * 3 * 2 * 2 * 4, dtype=torch.uint8).view(2, 3, 2, 2, 4)
-    flow = torch.randn(2, 2, 2, 2, 4)
+def test_flip_mirrors_about_the_face_midline_and_negates_horizontal_flow() -> None:
+    # The template's midline is x = W/2 in pixel centres: a face symmetric about it is its
+    # own mirror image (the first column, which has no partner, repeats its neighbour).
+    width = 8
+    symmetric = (torch.arange(width) - width // 2).abs().to(torch.uint8)
+    rgb = symmetric.expand(2, 3, 2, 2, width).clone()
+    flow = torch.randn(2, 2, 2, 2, width)
     texts = torch.tensor([0, 1])
     mirror = torch.tensor([1, 0])
     out_rgb, out_flow, out_texts = augment_batch(rgb, flow, texts, AugmentConfig(flip=1.0),
                                                  mirror, torch.Generator().manual_seed(0))
-    assert torch.equal(out_rgb, rgb.flip(-1))
-    assert torch.equal(out_flow[:, 0], -flow[:, 0].flip(-1))
-    assert torch.equal(out_flow[:, 1], flow[:, 1].flip(-1))
+    assert torch.equal(out_rgb[..., 1:], rgb[..., 1:])
+    # Column x of the output is column W − x of the input (x ≥ 1).
+    reflected = flow[..., torch.arange(width - 1, 0, -1)]
+    assert torch.equal(out_flow[:, 0, ..., 1:], -reflected[:, 0])
+    assert torch.equal(out_flow[:, 1, ..., 1:], reflected[:, 1])
     assert out_texts.tolist() == [1, 0]
     jittered = augment_batch(rgb, flow, texts, AugmentConfig(magnitude=0.2, time_shift=1),
                              mirror, torch.Generator().manual_seed(0))[1]

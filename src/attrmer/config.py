@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from attrmer.errors import AttrmerError
+from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 
 
 class ConfigError(AttrmerError, ValueError):
@@ -29,24 +30,6 @@ DATASETS = ("synthetic", "casme2", "mmew", "samm", "casme3")
 DEPTHS = (10, 18, 34)
 
 
-@dataclass(frozen=True)
-class FrameLayout:
-    """Frames of a real dataset's size, for rendering the built-in corpus at that size."""
-
-    width: int
-    height: int
-    # Source pixels per pixel of the 112 px aligned face: how much alignment shrinks the face.
-    pixels_per_aligned_px: float
-    grey: bool
-
-
-# `synth.resolution`: "builtin" renders each still at `synth.frame_height` (about 1.7 source
-# pixels per aligned pixel); the others at the frame size and face scale of a real dataset's
-# frames (CASME II raw: 640×480 colour, face ≈ 280 px; SAMM: 2040×1088 grey, face ≈ 500 px).
-SYNTH_RESOLUTIONS: dict[str, FrameLayout] = {
-    "casme2": FrameLayout(640, 480, 2.5, grey=False),
-    "samm": FrameLayout(2040, 1088, 4.5, grey=True),
-}
 
 
 @dataclass(frozen=True)
@@ -286,7 +269,9 @@ class TrainConfig:
     # Linear learning-rate warm-up over this many steps (0: none).
     warmup_steps: int = 0
     # Early stopping: stop after this many epochs without a better validation score
-    # (0: never; needs validation subjects, split.validation_fraction > 0).
+    # (0: never; needs validation subjects, split.validation_fraction > 0). It may end
+    # training before train.min_steps: the minimum sets the length planned, not a floor
+    # under validation.
     patience: int = 0
     # Debugging only: score the test subjects after every epoch, logged as
     # "test_accuracy_not_for_selection". Nothing reads it; off, the test side is predicted

@@ -482,7 +482,7 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
         rows.append(_row(best, _method_name(best), best.metrics))
         for baseline, values in best.baselines.items():
             rows.append(_row(best, BASELINE_NAMES.get(baseline, baseline), values,
-                             selection="none (SVM on hand-crafted features)"))
+                             selection="SVM C by cross-validation on the training subjects"))
         if not best.baselines:
             missing.append(f"- {condition.title}: no LBP-TOP/MDMO baseline metrics "
                            f"({', '.join(BASELINE_METRICS.values())}) in `{best.name}`.")

@@ -63,7 +63,8 @@ from attrmer.preprocess.store import ClipStore
 
 HOLDOUT_FOLD = "holdout"
 PREDICTIONS_NAME = "predictions.csv"
-TRAINING_SIDES = ("train", "val")  # the SVM has no model selection: validation rows train it
+# The SVM chooses C by cross-validation inside the training side, so validation rows train it.
+TRAINING_SIDES = ("train", "val")
 
 
 class BaselineSetupError(AttrmerError, ValueError):
@@ -225,8 +226,11 @@ def choose_c(name: str, params: Params, features: np.ndarray, labels: np.ndarray
     grid = BASELINES[name].svm_c(params)
     grid = sorted(grid) if isinstance(grid, list) else [grid]
     groups = np.unique(subjects)
-    if len(grid) == 1 or len(groups) < 2:
-        return float(grid[0] if len(grid) == 1 else 1.0)
+    if len(grid) == 1:
+        return float(grid[0])
+    if len(groups) < 2:
+        # One training subject: nothing to cross-validate on; the grid's value nearest 1.
+        return float(min(grid, key=lambda c: abs(np.log(c))))
     splitter = GroupKFold(n_splits=min(5, len(groups)))
     present = np.unique(labels)
     scores = []

@@ -53,10 +53,16 @@ def dataset_fingerprint(data: DataConfig) -> dict[str, Any]:
 
 
 def _listing(root: Path):
-    """(relative path, size, mtime in ns) of every file under root, in a fixed order."""
+    """(relative path, size, mtime in ns) of every file under root, in a fixed order; a folder
+    reached again through a link is not walked twice (a link loop would never end)."""
     stack = [(root, "")]
+    visited: set[tuple[int, int]] = set()
     while stack:
         folder, prefix = stack.pop()
+        identity = folder.stat()
+        if (identity.st_dev, identity.st_ino) in visited:
+            continue
+        visited.add((identity.st_dev, identity.st_ino))
         with os.scandir(folder) as entries:
             ordered = sorted(entries, key=lambda e: e.name)
         subfolders = []

@@ -39,7 +39,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from attrmer.config import SYNTH_RESOLUTIONS, FrameLayout, SynthConfig
+from attrmer.config import SynthConfig
+from attrmer.frame_layouts import SYNTH_RESOLUTIONS, FrameLayout
 from attrmer.io import atomic_path
 from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform
 from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE

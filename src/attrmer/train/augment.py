@@ -1,7 +1,11 @@
 """Training-time augmentations that keep a micro-expression what it is.
 
-- Mirror: the clip flipped left-right. The flow is flipped with it and its horizontal component
-  negated (a movement to the image's left becomes one to its right), and the clip's sentence is
+- Mirror: the clip flipped left-right about the face's own midline. The align stage puts the
+  template's midline at x = S/2 in pixel-centre coordinates, half a pixel right of the image's
+  centre, so a plain flip would move the face by one pixel: the flipped clip is shifted back by
+  one column (its edge column repeated). The flow is mirrored with it and its horizontal
+  component negated (a movement to the image's left becomes one to its right), and the clip's
+  sentence is
   the mirrored one: a one-sided AU changes side ("left lip corner puller" becomes "right lip
   corner puller"), so the contrastive loss still pairs each clip with a true description.
 - Magnitude jitter: the flow scaled by one factor per clip, so the network does not key on an
@@ -45,6 +49,16 @@ def mirrored_texts(sentences: list[str]) -> tuple[list[str], list[int]]:
     return extended, mirror
 
 
+def mirror_about_face_midline(clips: Tensor) -> Tensor:
+    """(..., W) clips mirrored about x = W/2 (pixel centres), where the template's midline
+    lies: a flip (about (W − 1)/2) and a shift right by one column, the edge column repeated."""
+    flipped = clips.flip(-1)
+    shifted = torch.empty_like(flipped)
+    shifted[..., 1:] = flipped[..., :-1]
+    shifted[..., 0] = flipped[..., 0]
+    return shifted
+
+
 def augment_batch(
     rgb: Tensor, flow: Tensor, text_ids: Tensor, cfg: AugmentConfig, mirror: Tensor,
     generator: torch.Generator,
@@ -55,8 +69,8 @@ def augment_batch(
         flipped = torch.rand(batch, generator=generator) < cfg.flip
         if flipped.any():
             rgb, flow, text_ids = rgb.clone(), flow.clone(), text_ids.clone()
-            rgb[flipped] = rgb[flipped].flip(-1)
-            mirrored = flow[flipped].flip(-1)
+            rgb[flipped] = mirror_about_face_midline(rgb[flipped])
+            mirrored = mirror_about_face_midline(flow[flipped])
             mirrored[:, 0] = -mirrored[:, 0]
             flow[flipped] = mirrored
             text_ids[flipped] = mirror[text_ids[flipped]]

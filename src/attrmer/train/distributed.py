@@ -60,6 +60,16 @@ class DistributedContext:
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
                                                    find_unused_parameters=has_text)
 
+    def agree(self, decision: bool) -> bool:
+        """The main process's `decision`, the same on every process (a decision only the
+        main process can take, such as early stopping on its validation score, must not
+        split the processes: the others would wait for it forever)."""
+        if self.world_size == 1:
+            return decision
+        shared = [decision]
+        torch_dist.broadcast_object_list(shared, src=0)
+        return bool(shared[0])
+
     def barrier(self) -> None:
         if self.world_size > 1:
             torch_dist.barrier()

@@ -130,6 +130,7 @@ class FoldResult:
     history: list[dict[str, float]]
     n_train: int = 0
     n_val: int = 0
+    epochs: int = 0  # epochs trained (train.epochs, raised by min_steps, cut by patience)
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,9 @@ def fit_fold(
             log.info("resuming %s from epoch %d", fold.name, state.epoch)
     patience = params.train.patience if not fold.val.empty else 0
     for epoch in range(state.epoch + 1, t.epochs + 1):
-        if patience and epoch - 1 - state.best["epoch"] >= patience:
+        # Only the main process scores validation; every process follows its decision.
+        stale = patience and dist.is_main and epoch - 1 - state.best["epoch"] >= patience
+        if dist.agree(bool(stale)):
             log.info("%s: no better validation score in %d epochs; stopping after epoch %d",
                      fold.name, patience, epoch - 1)
             break
@@ -348,7 +351,7 @@ def fit_fold(
     if not predictions.empty:
         predictions.insert(2, "fold", fold.name)
     return FoldResult(predictions, t.model.video, selected, state.history,
-                      n_train=len(fold.train), n_val=len(fold.val))
+                      n_train=len(fold.train), n_val=len(fold.val), epochs=state.epoch)
 
 
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
@@ -477,7 +480,8 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
     labels = list(range(len(table.classes)))
     folds = {
         fold.name: {"n_train": result.n_train, "n_val": result.n_val,
-                    "n_test": len(result.predictions), "selected_epoch": result.selected_epoch,
+                    "n_test": len(result.predictions), "epochs": result.epochs,
+                    "selected_epoch": result.selected_epoch,
                     "accuracy": _accuracy(result.predictions)}
         for fold, result in zip(table.folds, results, strict=True)
     }
@@ -489,7 +493,8 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         # Means over the folds (one fold under holdout); each fold's own figures follow.
         "n_train": float(np.mean([f["n_train"] for f in folds.values()])),
         "n_test": len(predictions),
-        "epochs": params.train.epochs,
+        # Epochs trained (mean over folds): train.epochs raised by min_steps, cut by patience.
+        "epochs": float(np.mean([f["epochs"] for f in folds.values()])),
         "selected_epoch": float(np.mean([f["selected_epoch"] for f in folds.values()])),
         "selection": "validation" if any(f["n_val"] for f in folds.values()) else "last epoch",
         "folds": folds,
