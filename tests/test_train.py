@@ -29,7 +29,7 @@ TINY = {
     "preprocess": {"size": S, "frames": T},
     "model": {"depth": 10, "width": 4, "input_size": S, "feature_dim": 8},
     "train": {"epochs": 3, "batch_size": 4, "lr": 0.01, "seeds": [0, 1],
-              "attribute_branch": False, "amp": "off"},
+              "attribute_branch": False, "amp": "off", "checkpoint_interval_s": 0.0},
 }
 
 

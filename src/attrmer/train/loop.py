@@ -14,6 +14,7 @@ import copy
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,8 @@ def _cpu_has_bf16() -> bool:
 def training_settings(params: Params, seed: int) -> dict[str, Any]:
     """What a checkpoint must agree on to be resumed: everything but the list of other seeds."""
     settings = params.to_dict()
-    settings["train"] = {k: v for k, v in settings["train"].items() if k not in ("seeds",)}
+    settings["train"] = {k: v for k, v in settings["train"].items()
+                         if k not in ("seeds", "checkpoint_interval_s")}
     settings.pop("baselines", None)
     settings["seed"] = seed
     return settings
@@ -316,6 +318,7 @@ def fit_fold(
             state, best_state = restored
             log.info("resuming %s from epoch %d", fold.name, state.epoch)
     patience = params.train.patience if not fold.val.empty else 0
+    last_saved = time.monotonic()
     for epoch in range(state.epoch + 1, t.epochs + 1):
         # Only the main process scores validation; every process follows its decision.
         stale = patience and dist.is_main and epoch - 1 - state.best["epoch"] >= patience
@@ -335,10 +338,12 @@ def fit_fold(
                      "  ".join(f"{k} {v:.3f}" for k, v in record.items()))
         state.history.append(record | {"epoch": epoch})
         state.epoch = epoch
-        if checkpoint_path is not None and dist.is_main:
+        due = time.monotonic() - last_saved >= params.train.checkpoint_interval_s
+        if checkpoint_path is not None and dist.is_main and due:
             save_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
                             generator=t.generator, checkpoint=state,
                             settings_hash=settings_hash, best_state=best_state)
+            last_saved = time.monotonic()
         if on_epoch_end is not None and dist.is_main:
             on_epoch_end(EpochRecord(fold.name, epoch, record))
 
