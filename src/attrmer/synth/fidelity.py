@@ -28,9 +28,11 @@ from attrmer.preprocess.align import (
     apply_transform,
     key_points,
     similarity_transform,
+    transform_scale,
     warp_frames,
 )
 from attrmer.preprocess.flow import farneback_flow
+from attrmer.preprocess.pipeline import grey_frames
 from attrmer.synth.texture import skin_texture
 
 
@@ -62,7 +64,7 @@ def face_scene(image: np.ndarray, landmarks: np.ndarray, scale: float, size: int
                texture_seed: int = 0) -> Scene:
     """The still resized so the align stage's transform shrinks the SOURCE by `scale`."""
     matrix = similarity_transform(key_points(landmarks), TEMPLATE * size, KEY_POINT_WEIGHTS)
-    still_scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    still_scale = 1.0 / transform_scale(matrix)
     factor = int(np.ceil(SCENE_MIN_SCALE / scale))
     height, width = image.shape[:2]
     # Source dimensions first, so that the scene is exactly `factor` source pixels per pixel.
@@ -133,7 +135,7 @@ def measure_scale(
             shift = np.linalg.solve(matrix[:, :2], truth)
             pair = shifted_pair(scene, shift, rng, noise_sigma)
             aligned = warp_frames(pair, matrix, size, antialias=antialias)
-            grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in aligned])
+            grey = grey_frames(aligned)
             flow = farneback_flow(grey, flow_cfg)[:, 0]  # (2, H, W)
             error = flow[:, mask].T - truth  # (pixels, 2)
             errors.append(float(np.linalg.norm(error, axis=1).mean()))

@@ -42,7 +42,7 @@ from tqdm import tqdm
 from attrmer.config import SynthConfig
 from attrmer.frame_layouts import SYNTH_RESOLUTIONS, FrameLayout
 from attrmer.io import atomic_path
-from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform
+from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform, transform_scale
 from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
 from attrmer.synth.motion import (
     AuMotion,
@@ -180,8 +180,8 @@ def load_faces(frame_height: int, faces_dir: Path = FACES_DIR, *,
             image, landmarks = _in_frame(rgb, landmarks, SYNTH_RESOLUTIONS[resolution],
                                          seed=subject)
         matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
-        aligned_per_pixel = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-        faces.append(Face(subject, record["still"], image, landmarks, 1.0 / aligned_per_pixel))
+        faces.append(Face(subject, record["still"], image, landmarks,
+                          1.0 / transform_scale(matrix)))
     if not faces:
         raise ValueError(f"{index_path}: lists no faces")
     return faces
@@ -202,7 +202,7 @@ def _in_frame(image: np.ndarray, landmarks: np.ndarray, layout: FrameLayout, *, 
     """The still enlarged to the layout's face scale, given skin texture at that scale, and
     blended into a frame of the layout's size over a plain background of its border colour."""
     matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
-    still_ppa = 1.0 / float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    still_ppa = 1.0 / transform_scale(matrix)
     face, points = _resized(image, landmarks, layout.pixels_per_aligned_px / still_ppa)
     face = face.astype(np.float32)
     face += skin_texture(face.shape[:2], np.random.default_rng(seed),
