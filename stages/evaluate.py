@@ -18,11 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confusion", default="metrics/confusion.csv",
                         help="actual,predicted rows for `dvc plots` (template confusion)")
     parser.add_argument("--png", default="metrics/confusion.png")
+    parser.add_argument("--by-seed", default="metrics/summary_by_seed.json",
+                        help="each seed's accuracy, UF1 and UAR, for paired comparisons")
     args = parser.parse_args(argv)
     return run_reporting_errors(
         "evaluate",
         lambda: evaluate_seeds(load_params(args.params), args.predictions, args.summary,
-                               args.confusion, args.png),
+                               args.confusion, args.png, args.by_seed),
     )
 
 

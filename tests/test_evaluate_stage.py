@@ -167,3 +167,18 @@ def test_seeds_with_different_class_sets_are_refused(tmp_path: Path) -> None:
     other = write_predictions(tmp_path / "seed_1.csv", [0, 1], [0, 1], classes=("a", "b"))
     with pytest.raises(ValueError, match=r"classes .* differ"):
         summarize_runs([first, other])
+
+
+def test_per_seed_scores_are_written_under_their_seed_numbers(seed_dir: Path,
+                                                              tmp_path: Path) -> None:
+    seeds = [0, 1, 2]
+    paths = [seed_dir / f"seed_{s}_predictions.csv" for s in seeds]
+    by_seed = tmp_path / "by_seed.json"
+    write_summary(paths, tmp_path / "summary.json", seeds=[7, 8, 9], by_seed_path=by_seed)
+    scores = json.loads(by_seed.read_text())
+    assert set(scores) == {"accuracy", "uf1", "uar"}
+    assert set(scores["accuracy"]) == {"7", "8", "9"}  # keys, so DVC keeps them as metrics
+    for seed, (y_true, y_pred) in zip(["7", "8", "9"], map(seed_predictions, seeds),
+                                      strict=True):
+        assert scores["accuracy"][seed] == pytest.approx(sk.accuracy_score(y_true, y_pred),
+                                                         abs=1e-6)

@@ -168,6 +168,20 @@ def _summarize(runs: Sequence[SeedPredictions]) -> dict[str, Any]:
     }
 
 
+def per_seed_scores(runs: Sequence[SeedPredictions],
+                    seeds: Sequence[int]) -> dict[str, dict[str, float]]:
+    """{metric: {seed: value}} for accuracy, UF1 and UAR: what a paired comparison of two
+    settings over the same seeds needs (`attrmer report`). Seeds are keys, not a list, so that
+    DVC keeps them as metrics."""
+    labels = runs[0].labels
+    scores = {"accuracy": lambda r: accuracy(r.y_true, r.y_pred),
+              "uf1": lambda r: uf1(r.y_true, r.y_pred, labels),
+              "uar": lambda r: uar(r.y_true, r.y_pred, labels)}
+    return {name: {str(seed): round(float(score(run)), 6)
+                   for seed, run in zip(seeds, runs, strict=True)}
+            for name, score in scores.items()}
+
+
 def summed_confusion(runs: Sequence[SeedPredictions]) -> np.ndarray:
     """The confusion matrix (rows: truth) summed over runs, in class-index order."""
     return sum(confusion_matrix(r.y_true, r.y_pred, r.labels) for r in runs)
@@ -198,8 +212,11 @@ def write_summary(
     confusion_png_path: str | Path | None = None,
     *,
     title: str | None = None,
+    seeds: Sequence[int] | None = None,
+    by_seed_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Summarize the runs into `summary_path` (JSON) and, if given, the confusion CSV and PNG.
+    """Summarize the runs into `summary_path` (JSON) and, if given, the confusion CSV and PNG,
+    and each seed's scores into `by_seed_path` (the runs are the `seeds`, in order).
 
     `title` heads the PNG (the dataset, say); the protocol read from the fold column and the
     number of runs are always added. Returns the summary.
@@ -207,6 +224,10 @@ def write_summary(
     runs = _read_runs(prediction_csvs)
     summary = _summarize(runs)
     write_json(summary_path, summary)
+    if by_seed_path is not None:
+        if seeds is None or len(seeds) != len(runs):
+            raise ValueError("write_summary: by_seed_path needs one seed per prediction file")
+        write_json(by_seed_path, per_seed_scores(runs, seeds))
     if confusion_csv_path is not None:
         write_confusion_csv(runs, confusion_csv_path)
     if confusion_png_path is not None:
@@ -256,10 +277,11 @@ def evaluate_seeds(
     summary_path: str | Path,
     confusion_csv_path: str | Path | None = None,
     confusion_png_path: str | Path | None = None,
+    by_seed_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """The `evaluate` stage: summarize the predictions of every seed in ``train.seeds``."""
     paths = seed_prediction_paths(predictions_dir, params.train.seeds)
     return write_summary(
         paths, summary_path, confusion_csv_path, confusion_png_path,
-        title=dataset_title(params),
+        title=dataset_title(params), seeds=params.train.seeds, by_seed_path=by_seed_path,
     )

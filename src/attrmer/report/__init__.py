@@ -1,0 +1,120 @@
+"""`attrmer report`: the paper's tables and figures from finished DVC experiments.
+
+Reads every finished experiment (``dvc exp show --json``, or the same JSON from a file), turns
+each into a flat record — params such as ``train.alpha`` and ``model.depth``, the metrics of
+``metrics/summary.json`` and, where present, of the LBP-TOP and MDMO baselines — and writes:
+
+- ``tables.md``: Table III (the method's accuracy, UF1 and UAR, mean ± std over seeds, with the
+  baselines and the paper's published rows), Table IV (L_θ only versus the full loss), and the
+  numbers behind Fig. 2/3 (3D-ResNet depth 10/18/34 without and with the attribute branch) and
+  Fig. 4 (α from 0 to 1). Every row states its dataset and protocol: holdout 3:2 or LOSO, class
+  set, number of seeds and how the model was selected, since MER numbers obtained under
+  different protocols are not comparable.
+- ``figures/*.png``: Fig. 2/3 and Fig. 4 per dataset and protocol;
+- ``plots/depth/*.csv`` and ``plots/alpha/*.csv``: the same data for ``dvc plots``;
+- ``experiments.json``: the normalised records the report was made from.
+
+Experiments are grouped by *condition* (dataset, class set, protocol, model selection). Inside
+a condition, a sweep is the largest set of experiments whose params agree on everything except
+the swept keys; a sweep that was not run is reported as missing, with the commands to run it,
+never filled in. Not for running experiments or computing metrics (`attrmer.evaluate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from attrmer.report.records import (
+    SUMMARY_METRICS,
+    ExperimentRecord,
+    flatten,
+    load_paper_results,
+    parse_exp_show,
+    protocol_text,
+    run_exp_show,
+    selection_text,
+)
+from attrmer.report.selection import alpha_sweep, depth_sweep, headline
+from attrmer.report.statistics import compare
+from attrmer.report.tables import write_report
+
+__all__ = [
+    "ExperimentRecord",
+    "alpha_sweep",
+    "cli",
+    "comparison_text",
+    "depth_sweep",
+    "flatten",
+    "headline",
+    "load_paper_results",
+    "parse_exp_show",
+    "protocol_text",
+    "run_exp_show",
+    "selection_text",
+    "write_report",
+]
+
+
+def find_record(records: list[ExperimentRecord], name: str) -> ExperimentRecord:
+    """The record called `name`, or whose revision starts with it; ValueError otherwise."""
+    matches = [r for r in records if r.name == name] or \
+        [r for r in records if len(name) >= 4 and r.rev.startswith(name)]
+    if len(matches) != 1:
+        known = ", ".join(sorted(r.name for r in records)) or "none"
+        problem = "no finished experiment" if not matches else "several experiments"
+        raise ValueError(f"{problem} named {name!r} (finished: {known})")
+    return matches[0]
+
+
+def comparison_text(records: list[ExperimentRecord], first: str, second: str) -> str:
+    """Lines such as "accuracy: +3.4 points [-1.2, +8.0] (95% CI, 5 seeds): not
+    distinguishable" for `first - second`."""
+    a, b = find_record(records, first), find_record(records, second)
+    lines = [f"{a.name} - {b.name}, paired by seed on one split:"]
+    lines += [f"  {metric}: {difference.text()}" for metric, difference in compare(a, b).items()]
+    return "\n".join(lines)
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="attrmer report",
+        description="Write the paper's tables (Markdown) and figures (PNG and dvc plots data) "
+                    "from finished DVC experiments.",
+    )
+    parser.add_argument("--exp-json", type=Path,
+                        help="read this `dvc exp show --json` output instead of running dvc")
+    parser.add_argument("--out", type=Path, default=Path("reports"),
+                        help="output folder, replaced whole (default: reports)")
+    parser.add_argument("--repo", type=Path, default=Path("."),
+                        help="the DVC repository to ask (default: the current folder)")
+    parser.add_argument("--all-commits", action="store_true",
+                        help="include experiments of every commit, not only of HEAD")
+    parser.add_argument("--summary", default=SUMMARY_METRICS,
+                        help=f"the metrics file of the method (default: {SUMMARY_METRICS})")
+    parser.add_argument("--compare", nargs=2, metavar=("FIRST", "SECOND"),
+                        help="print the paired difference FIRST - SECOND of two experiments "
+                             "(names or revisions) over their common seeds, and write nothing")
+    args = parser.parse_args(argv)
+    try:
+        if args.exp_json is not None:
+            try:
+                exp_show = json.loads(args.exp_json.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise RuntimeError(f"{args.exp_json}: cannot read experiments: {exc}") from None
+            source = str(args.exp_json)
+        else:
+            exp_show = run_exp_show(args.repo, all_commits=args.all_commits)
+            source = "`dvc exp show --json`"
+        records, skipped = parse_exp_show(exp_show, summary_path=args.summary)
+        if args.compare:
+            print(comparison_text(records, *args.compare))
+            return 0
+    except (RuntimeError, ValueError) as exc:
+        print(f"attrmer report: {exc}", file=sys.stderr)
+        return 1
+    tables = write_report(records, args.out, skipped=skipped, source=source)
+    print(f"attrmer report: {len(records)} experiment(s) -> {tables}")
+    return 0

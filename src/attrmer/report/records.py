@@ -1,0 +1,264 @@
+"""Experiment records for `attrmer report`: reading `dvc exp show --json` into flat records,
+and the words that describe a record's protocol, classes and model selection."""
+
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from attrmer.evaluate.summary import dataset_label
+
+SUMMARY_METRICS = "metrics/summary.json"
+BY_SEED_METRICS = "metrics/summary_by_seed.json"
+BASELINE_METRICS = {
+    "lbptop": "metrics/baselines/lbptop.json",
+    "mdmo": "metrics/baselines/mdmo.json",
+}
+BASELINE_NAMES = {"lbptop": "LBP-TOP (baseline)", "mdmo": "MDMO (baseline)"}
+PARAMS_FILE = "params.yaml"
+DEPTHS = (10, 18, 34)
+PAPER_DEPTH = 10
+DEFAULT_ALPHA = 0.5
+
+# Keys that say where or how fast a run happened, not what it computed.
+NOT_RESULT_KEYS = frozenset({
+    "data.root", "preprocess.workers", "preprocess.gzip_level", "preprocess.aligned_gzip_level",
+    "train.num_workers", "train.checkpoint", "train.channels_last",
+})
+# Keys that only matter to the attribute (text) branch: without it they change nothing.
+TEXT_BRANCH_KEYS = frozenset({
+    "train.alpha", "train.tau", "train.mask_same_text", "train.text_lr_scale",
+    "model.text_model", "model.text_pooler", "attributes.intensity_words",
+})
+# The keys that make two results comparable at all: one table block per combination.
+CONDITION_KEYS = (
+    "data.name", "data.classes", "split.protocol", "split.test_fraction",
+    "split.validation_fraction",
+)
+KIND_RANK = {"commit": 0, "workspace": 1, "experiment": 2}
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One finished experiment: flat params, flat summary metrics, baselines' flat metrics."""
+
+    name: str
+    kind: str  # "commit", "workspace" or "experiment"
+    rev: str
+    timestamp: str | None
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    # {metric: {seed: value}} from the evaluate stage's per-seed file; empty for runs made
+    # before it existed, which then cannot be paired.
+    by_seed: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+    @property
+    def attribute_branch(self) -> bool:
+        return bool(self.params.get("train.attribute_branch", True))
+
+
+# --------------------------------------------------------------------------------------------
+# Collecting experiments
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"alpha": 0.5}} -> {"train.alpha": 0.5}; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _file_data(files: Mapping[str, Any] | None, path: str) -> dict[str, Any] | None:
+    entry = (files or {}).get(path)
+    if not isinstance(entry, Mapping) or entry.get("error") or "data" not in entry:
+        return None
+    return entry["data"]
+
+
+def _rev_entries(exp_show: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, Mapping]]:
+    """(kind, entry) for the workspace, each commit and each experiment under a commit."""
+    for top in exp_show:
+        kind = "workspace" if top.get("rev") == "workspace" else "commit"
+        yield kind, top
+        for experiment in top.get("experiments") or []:
+            # DVC 3 keeps one rev per experiment; older checkpoint runs list several, newest
+            # first, and the newest is the result.
+            revs = experiment.get("revs") or []
+            if revs:
+                yield "experiment", revs[0]
+
+
+def parse_exp_show(
+    exp_show: Sequence[Mapping[str, Any]],
+    *,
+    summary_path: str = SUMMARY_METRICS,
+    by_seed_path: str = BY_SEED_METRICS,
+    params_file: str = PARAMS_FILE,
+) -> tuple[list[ExperimentRecord], list[str]]:
+    """Records of the finished experiments in `dvc exp show --json` output, and the names of
+    those skipped because they have no summary metrics (queued, running or failed)."""
+    if not isinstance(exp_show, list):
+        raise ValueError("dvc exp show --json: expected a list of revisions at the top level")
+    records, skipped = [], []
+    for kind, entry in _rev_entries(exp_show):
+        data = entry.get("data") or {}
+        rev = str(entry.get("rev") or data.get("rev") or "")
+        name = entry.get("name") or (rev[:7] if kind != "workspace" else "workspace")
+        summary = _file_data(data.get("metrics"), summary_path)
+        params = _file_data(data.get("params"), params_file)
+        if summary is None or params is None or entry.get("error"):
+            skipped.append(name)
+            continue
+        baselines = {}
+        for baseline, path in BASELINE_METRICS.items():
+            values = _file_data(data.get("metrics"), path)
+            if values is not None:
+                baselines[baseline] = flatten(values)
+        records.append(ExperimentRecord(
+            name=name, kind=kind, rev=rev, timestamp=data.get("timestamp"),
+            params=flatten(params), metrics=flatten(summary), baselines=baselines,
+            by_seed=_by_seed(_file_data(data.get("metrics"), by_seed_path)),
+        ))
+    return _deduplicate(records), skipped
+
+
+def _by_seed(data: Mapping[str, Any] | None) -> dict[str, dict[int, float]]:
+    """{"accuracy": {"0": 0.7}} -> {"accuracy": {0: 0.7}}; entries that are not numbers are
+    left out rather than guessed."""
+    result: dict[str, dict[int, float]] = {}
+    for metric, values in (data or {}).items():
+        if not isinstance(values, Mapping):
+            continue
+        seeds = {}
+        for seed, value in values.items():
+            try:
+                seeds[int(seed)] = float(value)
+            except (TypeError, ValueError):
+                continue
+        if seeds:
+            result[metric] = seeds
+    return result
+
+
+def _deduplicate(records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
+    """Drop repeats of one result (the workspace after `dvc exp apply`, for example), keeping
+    the commit, else the experiment, over the workspace."""
+    best: dict[str, ExperimentRecord] = {}
+    # Unlike KIND_RANK, a named experiment beats the workspace here: after `dvc exp run` the
+    # workspace holds a copy of the experiment's result, and its name is the informative one.
+    order = {"commit": 0, "experiment": 1, "workspace": 2}
+    for record in records:
+        key = json.dumps([record.params, record.metrics, record.baselines], sort_keys=True)
+        if key not in best or order[record.kind] < order[best[key].kind]:
+            best[key] = record
+    kept = set(map(id, best.values()))
+    return [r for r in records if id(r) in kept]
+
+
+def run_exp_show(repo: str | Path = ".", *, all_commits: bool = False) -> list[dict[str, Any]]:
+    """`dvc exp show --json` in `repo`, parsed."""
+    command = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if all_commits else [])
+    try:
+        result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise RuntimeError("dvc is not installed: pass --exp-json FILE instead") from None
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed in {repo}:\n{result.stderr.strip()}")
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"`{' '.join(command)}` printed no JSON: {exc}") from None
+
+
+def load_paper_results() -> dict[str, Any]:
+    """The paper's published numbers and their source (`attrmer/paper_results.yaml`)."""
+    text = resources.files("attrmer").joinpath("paper_results.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Describing a record's protocol
+
+
+def signature(record: ExperimentRecord, drop: Iterable[str] = ()) -> str:
+    dropped = NOT_RESULT_KEYS | set(drop)
+    kept = {k: v for k, v in record.params.items()
+            if k not in dropped and not k.startswith("baselines.")}
+    return json.dumps(kept, sort_keys=True)
+
+
+def condition_key(record: ExperimentRecord) -> str:
+    return json.dumps([record.get(k) for k in CONDITION_KEYS])
+
+
+def protocol_text(record: ExperimentRecord) -> str:
+    if record.get("split.protocol") == "loso":
+        folds = record.metrics.get("n_folds")
+        return f"LOSO ({int(folds)} folds pooled)" if folds else "LOSO"
+    test = float(record.get("split.test_fraction", 0.4))
+    ratio = Fraction((1 - test) / test).limit_denominator(20)
+    return f"holdout {ratio.numerator}:{ratio.denominator} by subject"
+
+
+def classes_text(record: ExperimentRecord, metrics: Mapping[str, float] | None = None) -> str:
+    metrics = record.metrics if metrics is None else metrics
+    classes = record.get("data.classes", "paper")
+    if not isinstance(classes, str):
+        return f"custom: {', '.join(map(str, classes))}"
+    label = classes
+    names = [k[len("recall."):-len(".mean")] for k in metrics
+             if k.startswith("recall.") and k.endswith(".mean")]
+    count = metrics.get("n_classes")
+    if count and len(names) == int(count):
+        return f"{label}: {', '.join(names)}"
+    return f"{label} ({int(count)} classes)" if count else label
+
+
+def selection_text(record: ExperimentRecord) -> str:
+    epochs = record.get("train.epochs")
+    of_epochs = f" of {epochs}" if epochs is not None else ""
+    validation = float(record.get("split.validation_fraction", 0.0) or 0.0)
+    if validation > 0:
+        return (f"best validation epoch{of_epochs} ({validation:.0%} of training subjects "
+                "held out for validation)")
+    return f"last epoch{of_epochs}"
+
+
+def dataset_cell(record: ExperimentRecord) -> str:
+    name = record.get("data.name", "?")
+    return f"{dataset_label(name)} ⚠" if name == "synthetic" else dataset_label(name)
+
+
+def percent_cell(metrics: Mapping[str, float], metric: str) -> str:
+    mean, std = metrics.get(f"{metric}.mean"), metrics.get(f"{metric}.std")
+    if mean is None:
+        return "—"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}" if std is not None else f"{100 * mean:.2f}"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
