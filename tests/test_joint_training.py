@@ -136,3 +136,28 @@ def test_prepare_flow_scales_displacements_when_resizing() -> None:
     assert torch.allclose(prepare_flow(fast, 2.0, 56), torch.full((1, 2, 1, 56, 56), 0.75))
     with pytest.raises(ValueError, match="bound"):
         prepare_flow(flow, bound=0.0, input_size=56)
+
+
+def test_clip_scale_makes_a_strong_and_a_weak_motion_of_one_pattern_alike() -> None:
+    generator = torch.Generator().manual_seed(0)
+    pattern = torch.randn(1, 2, 4, 16, 16, generator=generator)
+    weak, strong = 0.5 * pattern, 12.0 * pattern  # a micro- and a macro-expression
+    fixed_weak = prepare_flow(weak, 2.0, 16)
+    fixed_strong = prepare_flow(strong, 2.0, 16)
+    assert (fixed_strong.abs() == 1.0).float().mean() > 0.5  # saturated at the bound
+    scaled_weak = prepare_flow(weak, 2.0, 16, scale="clip", reference=1.0, floor=0.15)
+    scaled_strong = prepare_flow(strong, 2.0, 16, scale="clip", reference=1.0, floor=0.15)
+    assert torch.allclose(scaled_weak, scaled_strong, atol=1e-5)
+    # Each clip's 99th-percentile motion lands on the reference (1 px, half the bound).
+    magnitude = torch.linalg.vector_norm(scaled_weak * 2.0, dim=1).flatten()
+    assert torch.quantile(magnitude, 0.99).item() == pytest.approx(1.0, rel=1e-3)
+    assert not torch.allclose(fixed_weak, fixed_strong)
+
+
+def test_clip_scale_does_not_blow_noise_up_past_the_floor() -> None:
+    noise = 0.01 * torch.randn(1, 2, 4, 16, 16, generator=torch.Generator().manual_seed(1))
+    out = prepare_flow(noise, 2.0, 16, scale="clip", reference=1.0, floor=0.15)
+    # Amplified by reference / floor at most, not up to the reference.
+    assert out.abs().max() * 2.0 <= noise.abs().max() * (1.0 / 0.15) * 1.001
+    with pytest.raises(ValueError, match="scale"):
+        prepare_flow(noise, 2.0, 16, scale="per-frame")

@@ -165,8 +165,19 @@ class FlowConfig:
     poly_sigma: float = 1.2
     # Fixed normalisation bound in pixels: flow is clipped to ±bound and divided by it.
     bound: float = 2.0
+    # fixed: displacements as measured. clip: each clip rescaled first so that its
+    # 99th-percentile motion is `scale_reference` pixels (at the network's input size), so
+    # that a 10 px smile and a 0.5 px micro-expression reach the network at one scale; a clip
+    # whose motion is below `scale_floor` is treated as moving that much (noise is not blown up).
+    scale: Literal["fixed", "clip"] = "fixed"
+    scale_reference: float = 1.0
+    scale_floor: float = 0.15
 
     def validate(self) -> None:
+        if self.scale not in ("fixed", "clip"):
+            raise ConfigError(f"flow.scale: {self.scale!r} is not fixed or clip")
+        if self.scale_reference <= 0 or self.scale_floor <= 0:
+            raise ConfigError("flow.scale_reference and flow.scale_floor: must be positive")
         if not 0.0 < self.pyr_scale < 1.0:
             raise ConfigError("flow.pyr_scale: not in (0, 1)")
         if self.poly_n not in (5, 7):

@@ -135,19 +135,19 @@ class Predictor:
         """Run the network on prepared clips, `batch_size` at a time."""
         import torch
 
-        from attrmer.model.inputs import prepare_flow, prepare_rgb
+        from attrmer.model.inputs import flow_input, prepare_rgb
 
         if batch_size < 1:
             raise ValueError(f"batch_size: {batch_size} must be at least 1")
         predictions: list[Prediction] = []
-        input_size, bound = self.bundle.model.input_size, self.bundle.flow.bound
+        input_size = self.bundle.model.input_size
         for first in range(0, len(clips), batch_size):
             batch = clips[first:first + batch_size]
             start = time.perf_counter()
             with torch.inference_mode():
                 rgb = prepare_rgb(torch.from_numpy(np.stack([c.rgb for c in batch])), input_size)
-                flow = prepare_flow(torch.from_numpy(np.stack([c.flow for c in batch])),
-                                    bound, input_size)
+                flow = flow_input(torch.from_numpy(np.stack([c.flow for c in batch])),
+                                  self.bundle.flow, input_size)
                 logits, _ = self.bundle.network(rgb.to(self.device), flow.to(self.device))
                 probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
             network_seconds = (time.perf_counter() - start) / len(batch)

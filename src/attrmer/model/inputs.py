@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from attrmer.config import FlowConfig
+
 # Per-channel mean and std of RGB in [0, 1] (the ImageNet statistics). The networks are trained
 # from scratch, so the exact values matter little; what matters is that training and predict
 # use the same ones, which is why they live here.
@@ -51,20 +53,52 @@ def prepare_rgb(rgb: Tensor, input_size: int) -> Tensor:
     return ((clip - mean) / std).contiguous()
 
 
-def prepare_flow(flow: Tensor, bound: float, input_size: int) -> Tensor:
+MOTION_PERCENTILE = 99.0
+
+
+def motion_level(flow: Tensor) -> Tensor:
+    """(B,) the 99th percentile of each clip's displacement magnitude, over every frame and
+    pixel: how far the face's moving parts move (a micro-expression's region is a few percent
+    of the face, so the median would read the still rest)."""
+    magnitude = torch.linalg.vector_norm(flow.float(), dim=1).flatten(1)
+    return torch.quantile(magnitude, MOTION_PERCENTILE / 100, dim=1)
+
+
+def resize_flow(flow: Tensor, input_size: int) -> Tensor:
+    """Raw flow (B, 2, T, H, W) in pixels → float32 at input_size, still in pixels (of the
+    resized frames)."""
+    _check_clip(flow, 2, "flow")
+    clip = flow.float()
+    height, width = clip.shape[-2:]
+    if height != input_size or width != input_size:
+        clip = _resize(clip, input_size)
+        factor = torch.tensor([input_size / width, input_size / height], device=clip.device)
+        clip = clip * factor.view(1, 2, 1, 1, 1)
+    return clip
+
+
+def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
+                 scale: str = "fixed", reference: float = 1.0, floor: float = 0.15) -> Tensor:
     """Raw flow in pixels → float32 in [-1, 1]: clip to ±bound, divide by bound.
 
     One fixed bound for every frame and clip keeps the motion's magnitude (a per-frame min–max
     would blow a near-still frame's noise up to full scale). When the frames are resized, the
     displacements are scaled with them first, so `bound` keeps meaning pixels at input_size.
+    With `scale="clip"` each clip is first multiplied by reference / max(its motion_level,
+    floor): its pattern of motion is kept, its overall strength is not.
     """
-    _check_clip(flow, 2, "flow")
     if bound <= 0:
         raise ValueError(f"bound: {bound} must be positive")
-    clip = flow.float()
-    height, width = clip.shape[-2:]
-    if height != input_size or width != input_size:
-        clip = _resize(clip, input_size)
-        scale = torch.tensor([input_size / width, input_size / height], device=clip.device)
-        clip = clip * scale.view(1, 2, 1, 1, 1)
+    clip = resize_flow(flow, input_size)
+    if scale == "clip":
+        level = motion_level(clip).clamp_min(floor)
+        clip = clip * (reference / level).view(-1, 1, 1, 1, 1)
+    elif scale != "fixed":
+        raise ValueError(f"scale: {scale!r} is not fixed or clip")
     return (clip.clamp(-bound, bound) / bound).contiguous()
+
+
+def flow_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
+    """`prepare_flow` with a model's flow settings (what training and predict both call)."""
+    return prepare_flow(flow, cfg.bound, input_size, scale=cfg.scale,
+                        reference=cfg.scale_reference, floor=cfg.scale_floor)

@@ -30,8 +30,9 @@ from tqdm import tqdm
 from attrmer.config import Params, TrainConfig
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
-from attrmer.model.inputs import prepare_flow, prepare_rgb
+from attrmer.model.inputs import flow_input, motion_level, prepare_rgb, resize_flow
 from attrmer.modelfile import save_model_dir
+from attrmer.preprocess.store import ClipStore
 from attrmer.train.augment import augment_batch, mirrored_texts
 from attrmer.train.checkpoint import (
     Checkpoint,
@@ -243,7 +244,7 @@ def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
         for group in t.optimizer.param_groups:
             group["lr"] = group["base_lr"] * warmup_factor(cfg, global_step)
         rgb = runtime.to_device(prepare_rgb(rgb, params.model.input_size))
-        flow = runtime.to_device(prepare_flow(flow, params.flow.bound, params.model.input_size))
+        flow = runtime.to_device(flow_input(flow, params.flow, params.model.input_size))
         labels, text_ids = labels.to(runtime.device), text_ids.to(runtime.device)
         extra = {}
         if t.tokens is not None:
@@ -398,8 +399,8 @@ def predict_rows(video: VideoNet, table: TrainingTable, rows: pd.DataFrame, para
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         rgb = runtime.to_device(prepare_rgb(torch.stack([x[0] for x in items]),
                                             params.model.input_size))
-        flow = runtime.to_device(prepare_flow(torch.stack([x[1] for x in items]).float(),
-                                              params.flow.bound, params.model.input_size))
+        flow = runtime.to_device(flow_input(torch.stack([x[1] for x in items]).float(),
+                                            params.flow, params.model.input_size))
         # fp32, as `attrmer predict` runs: reported figures must not depend on the hardware.
         logits, _ = video(rgb.float(), flow.float())
         probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
@@ -510,13 +511,27 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         extra={"seed": seed, "fold": table.folds[-1].name, "protocol": params.split.protocol,
                "selected_epoch": final.selected_epoch,
                "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
-               "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"])))},
+               "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"]))),
+               "motion": training_motion(table, table.folds[-1], params.model.input_size)},
     )
     paths.metrics_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(paths.metrics_dir / f"seed_{seed}_predictions.csv") as tmp:
         predictions.to_csv(tmp, index=False, float_format="%.6f")
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
+
+
+def training_motion(table: TrainingTable, fold: Fold, input_size: int) -> dict[str, float]:
+    """How strongly the training clips move (`motion_level`, pixels at the network's input):
+    `attrmer predict` warns when a clip lies far outside this range."""
+    levels = []
+    with ClipStore(table.flow_path) as store:
+        for key in fold.train["key"]:
+            flow = torch.from_numpy(store.read(store.index_of(key)).astype(np.float32))
+            levels.append(float(motion_level(resize_flow(flow[None], input_size))[0]))
+    quantiles = np.percentile(levels, [0, 5, 50, 95, 100])
+    return {name: round(float(q), 4)
+            for name, q in zip(("min", "p05", "median", "p95", "max"), quantiles, strict=True)}
 
 
 def _remove_checkpoint(path: Path | None) -> None:
