@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from attrmer.modelfile import ModelFileError
-    from attrmer.predict import STEPS, Predictor, default_model_dir
+    from attrmer.predict import STEPS, Predictor, default_model_dirs
     from attrmer.preprocess.frames import read_video
 
     if args.threads is not None:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir, model_note = args.model, "given"
         if model_dir is None:
             try:
-                model_dir, model_note = default_model_dir(REPO), "trained by dvc repro"
+                model_dir, model_note = default_model_dirs(REPO), "trained by dvc repro"
             except ModelFileError:
                 model_dir = random_model_dir(tmp)
                 model_note = "NO trained model found: randomly initialised, same size"

@@ -46,6 +46,7 @@ def seed_dir(tmp_path: Path) -> Path:
     directory.mkdir(parents=True)
     for seed in range(3):
         write_predictions(directory / f"seed_{seed}_predictions.csv", *seed_predictions(seed))
+        (directory / f"seed_{seed}.json").write_text(json.dumps({"seed": seed}))
     return directory
 
 
@@ -128,6 +129,11 @@ def test_stage_main_writes_declared_outputs(seed_dir: Path, tmp_path: Path) -> N
     assert summary["n_seeds"] == 3
     assert (out / "confusion.csv").read_text().startswith("actual,predicted\n")
     assert (out / "confusion.png").read_bytes().startswith(PNG_SIGNATURE)
+    # Written beside the summary unless named: the per-seed scores and the calibration.
+    assert set(json.loads((out / "summary_by_seed.json").read_text())["accuracy"]) == \
+        {"0", "1", "2"}
+    assert (out / "reliability.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert json.loads((out / "calibration.json").read_text())["temperature"]["0"] == 1.0
     leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -182,3 +188,23 @@ def test_per_seed_scores_are_written_under_their_seed_numbers(seed_dir: Path,
                                       strict=True):
         assert scores["accuracy"][seed] == pytest.approx(sk.accuracy_score(y_true, y_pred),
                                                          abs=1e-6)
+
+
+def test_reliability_diagram_of_validation_and_test(seed_dir: Path, tmp_path: Path) -> None:
+    from matplotlib import image
+
+    from attrmer.evaluate.reliability import write_reliability
+
+    for seed in range(3):
+        write_predictions(seed_dir / f"seed_{seed}_validation.csv", *seed_predictions(2 - seed))
+        (seed_dir / f"seed_{seed}.json").write_text(json.dumps({"temperature": 20.0 + seed}))
+    png, numbers = tmp_path / "reliability.png", tmp_path / "calibration.json"
+    summary = write_reliability(seed_dir, [0, 1, 2], png, numbers)
+    assert summary == json.loads(numbers.read_text())
+    assert summary["temperature"] == {"0": 20.0, "1": 21.0, "2": 22.0}
+    assert set(summary["ece"]) == {"validation", "test"}
+    for side in summary["ece"].values():
+        assert set(side) == {"raw", "calibrated"}
+        # One-hot probabilities are as sure as can be: softening them lowers the error.
+        assert side["calibrated"] < side["raw"]
+    assert image.imread(png).shape[1] > image.imread(png).shape[0]  # two panels side by side

@@ -20,8 +20,9 @@ from attrmer.predict import (
     InputError,
     Prediction,
     Predictor,
+    WindowChoice,
     cli,
-    default_model_dir,
+    default_model_dirs,
     find_clips,
     predict_paths,
 )
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / "src" / "attrmer" / "synth" / "faces"
 CLASSES = ["happiness", "disgust", "repression", "surprise", "sadness"]
 CLIP_FRAMES = 10
+FULL = WindowChoice("full")
 
 
 def make_model_dir(directory: Path, *, width: int = 4, seed: int = 0) -> Path:
@@ -107,17 +109,18 @@ def predictor(workspace) -> Predictor:
 def loaded_once(predictor, monkeypatch) -> None:
     """Let `cli` reuse the module's Predictor for the test model instead of loading dlib and
     the network again (loading itself is tested by the model-error tests and the fixture)."""
-    import attrmer.predict
+    import attrmer.predict.command
 
     def reuse(model_dir, device="cpu"):
         assert Path(model_dir) == predictor.model_dir
         return predictor
 
-    monkeypatch.setattr(attrmer.predict, "Predictor", reuse)
+    monkeypatch.setattr(attrmer.predict.command, "Predictor", reuse)
 
 
 def test_folder_and_video_of_the_same_frames_predict_the_same(predictor, workspace):
-    from_folder, from_video = predict_paths(predictor, [workspace["folder"], workspace["video"]])
+    from_folder, from_video = predict_paths(predictor, [workspace["folder"], workspace["video"]],
+                                            window=FULL)
     assert "error" not in from_folder and "error" not in from_video, (from_folder, from_video)
     assert from_folder["frames"] == from_video["frames"] == CLIP_FRAMES
     assert from_folder["label"] == from_video["label"]
@@ -158,11 +161,15 @@ def test_predict_many_batches_like_one_at_a_time(predictor):
 
 
 def test_json_schema_for_one_clip(workspace, capsys):
-    code = cli([str(workspace["folder"]), "--model", str(workspace["model"]), "--json"])
+    code = cli([str(workspace["folder"]), "--model", str(workspace["model"]), "--json",
+                "--window", "full"])
     assert code == EXIT_OK
-    record = json.loads(capsys.readouterr().out)
-    assert isinstance(record, dict)
-    assert {"path", "label", "probabilities", "frames", "onset", "offset", "model"} <= set(record)
+    [record] = json.loads(capsys.readouterr().out)  # a list, as for several clips
+    assert {"path", "label", "probabilities", "frames", "onset", "offset", "model", "window",
+            "models", "votes", "agreement", "uncertain", "reasons", "motion"} <= set(record)
+    assert record["window"]["how"] == "full"
+    assert record["models"] == 1 and record["agreement"] == 1.0
+    assert isinstance(record["uncertain"], bool) and isinstance(record["reasons"], list)
     assert isinstance(record["label"], str) and record["label"] in CLASSES
     assert isinstance(record["probabilities"], dict)
     assert set(record["probabilities"]) == set(CLASSES)
@@ -181,7 +188,7 @@ def test_several_paths_give_a_list_and_the_output_file(loaded_once, workspace, t
     printed = json.loads(capsys.readouterr().out)
     assert isinstance(printed, list) and len(printed) == 2
     assert json.loads(out.read_text()) == printed
-    assert all(set(record["timings"]) == set(STEPS) for record in printed)
+    assert all(set(STEPS) <= set(record["timings"]) for record in printed)
     assert [p.name for p in out.parent.iterdir()] == ["predictions.json"]
 
 
@@ -194,7 +201,9 @@ def test_table_names_the_label_and_every_class(loaded_once, workspace, capsys):
 
 
 def test_onset_offset_select_the_span(predictor, workspace):
-    [record] = predict_paths(predictor, [workspace["video"]], onset=3, offset=7)
+    [record] = predict_paths(predictor, [workspace["video"]],
+                             window=WindowChoice("given", 3, 7))
+    assert record["window"]["how"] == "given"
     assert (record["onset"], record["offset"], record["frames"]) == (3, 7, 5)
 
 
@@ -204,7 +213,8 @@ def test_onset_offset_select_the_span(predictor, workspace):
      (4, 4, "fewer than 2 frames")],
 )
 def test_span_out_of_range_is_an_input_error(predictor, workspace, onset, offset, message):
-    [record] = predict_paths(predictor, [workspace["folder"]], onset=onset, offset=offset)
+    [record] = predict_paths(predictor, [workspace["folder"]],
+                             window=WindowChoice("given", onset, offset))
     assert message in record["error"]
     assert str(workspace["folder"]) in record["error"]
 
@@ -270,7 +280,9 @@ def test_a_single_bad_clip_prints_and_writes_nothing(loaded_once, workspace, tmp
                 "--output", str(out)])
     captured = capsys.readouterr()
     assert code == EXIT_INPUT
-    assert captured.out == ""
+    # The same shape as for several clips: a list holding the clip's error.
+    [record] = json.loads(captured.out)
+    assert set(record) == {"path", "error"} and "no face found" in record["error"]
     assert "no face found" in captured.err and str(workspace["grey"]) in captured.err
     assert list(tmp_path.iterdir()) == []
 
@@ -320,17 +332,18 @@ def test_usage_errors_exit_2(workspace, capsys):
     assert "before --onset" in capsys.readouterr().err
 
 
-def test_default_model_dir_takes_the_lowest_existing_seed(tmp_path, monkeypatch):
+def test_default_models_are_every_seed_of_the_last_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelFileError, match="dvc repro"):
-        default_model_dir()
-    (tmp_path / "models" / "seed_3").mkdir(parents=True)
-    (tmp_path / "models" / "seed_7").mkdir()
-    assert default_model_dir() == Path("models/seed_3")
+        default_model_dirs()
+    for seed in (3, 7, 11):
+        (tmp_path / "models" / f"seed_{seed}").mkdir(parents=True)
+        (tmp_path / "models" / f"seed_{seed}" / "config.json").write_text("{}")
+    assert default_model_dirs() == [Path(f"models/seed_{s}") for s in (3, 7, 11)]
     (tmp_path / "params.yaml").write_text("train:\n  seeds: [7, 3]\n")
-    assert default_model_dir() == Path("models/seed_3")
+    assert default_model_dirs() == [Path("models/seed_3"), Path("models/seed_7")]
     (tmp_path / "params.yaml").write_text("train:\n  seeds: [7]\n")
-    assert default_model_dir() == Path("models/seed_7")
+    assert default_model_dirs() == [Path("models/seed_7")]
 
 
 # --- real footage ---------------------------------------------------------------------------
@@ -341,9 +354,9 @@ def test_real_smile_video_gives_a_valid_prediction(shared_data, workspace, capsy
         pytest.skip(f"{video} is absent")
     trained = REPO / "models" / "seed_0"
     model = trained if (trained / "config.json").is_file() else workspace["model"]
-    code = cli([str(video), "--model", str(model), "--json"])
+    code = cli([str(video), "--model", str(model), "--json", "--window", "full"])
     assert code == EXIT_OK
-    record = json.loads(capsys.readouterr().out)
+    [record] = json.loads(capsys.readouterr().out)
     assert record["frames"] == 72
     assert record["label"] in record["probabilities"]
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -351,3 +364,88 @@ def test_real_smile_video_gives_a_valid_prediction(shared_data, workspace, capsy
         kind = "trained" if model == trained else "random-init (no trained model)"
         print(f"\nsingle_face.mp4 with the {kind} model {model}: {record['label']} "
               f"{json.dumps({k: round(v, 3) for k, v in record['probabilities'].items()})}")
+
+
+# --- windows, ensembles and doubt -----------------------------------------------------------
+
+def test_auto_window_names_its_frames_and_seconds(predictor, workspace):
+    [record] = predict_paths(predictor, [workspace["video"]])
+    window = record["window"]
+    assert window["how"] in ("auto", "full (no motion peak)")
+    assert 1 <= window["onset"] <= window["apex"] <= window["offset"] <= CLIP_FRAMES
+    assert record["frames"] == window["offset"] - window["onset"] + 1
+    # The test video is written at 25 fps: frame k starts at (k - 1) / 25 s.
+    assert window["seconds"] == [pytest.approx((window["onset"] - 1) / 25, abs=1e-3),
+                                 pytest.approx(window["offset"] / 25, abs=1e-3)]
+    [folder] = predict_paths(predictor, [workspace["folder"]])
+    assert folder["window"]["seconds"] is None  # a frame folder has no frame rate
+
+
+def test_window_option_is_checked(workspace, capsys):
+    assert cli([str(workspace["folder"]), "--window", "soon"]) == EXIT_INPUT
+    assert "--window 'soon'" in capsys.readouterr().err
+    assert cli([str(workspace["folder"]), "--window", "full", "--onset", "2"]) == EXIT_INPUT
+    assert "give one" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", ["foo", "cuda:7"])
+def test_a_device_torch_cannot_use_is_one_line_on_exit_2(workspace, capsys, device):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    assert cli([str(workspace["folder"]), "--model", str(workspace["model"]),
+                "--device", device]) == EXIT_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"--device {device}" in err.replace("'", "")
+
+
+def test_a_folder_of_models_is_an_ensemble_with_votes(workspace, tmp_path):
+    ensemble = tmp_path / "models"
+    for seed in range(3):
+        make_model_dir(ensemble / f"seed_{seed}", seed=seed)
+    predictor = Predictor(ensemble)
+    assert len(predictor.bundles) == 3 and predictor.model_dir == ensemble
+    [record] = predict_paths(predictor, [workspace["folder"]], window=FULL)
+    assert record["models"] == 3 and sum(record["votes"].values()) == 3
+    assert record["agreement"] == pytest.approx(record["votes"].get(record["label"], 0) / 3,
+                                                abs=1e-4)
+    singles = [Predictor(ensemble / f"seed_{s}").predict_path(workspace["folder"])
+               for s in range(3)]
+    for name in CLASSES:  # the ensemble's probability is the models' mean
+        assert record["probabilities"][name] == pytest.approx(
+            np.mean([p.probabilities[name] for p in singles]), abs=1e-5)
+    if record["agreement"] < 0.8:
+        assert record["uncertain"] and any("disagree" in r for r in record["reasons"])
+
+
+def test_models_of_other_classes_cannot_form_an_ensemble(tmp_path, capsys, workspace):
+    import torch
+
+    ensemble = tmp_path / "models"
+    make_model_dir(ensemble / "seed_0")
+    params = Params.from_dict({"model": {"width": 4, "input_size": 32}})
+    torch.manual_seed(0)
+    network = VideoNet.from_config(params.model, num_classes=3)
+    save_model_dir(ensemble / "seed_1", network, params=params, classes=CLASSES[:3])
+    assert cli([str(workspace["folder"]), "--model", str(ensemble)]) == EXIT_MODEL
+    assert "ensemble needs models trained on the same inputs" in capsys.readouterr().err
+
+
+def test_a_short_clip_and_an_untrained_motion_are_uncertain(workspace, tmp_path):
+    import torch
+
+    params = Params.from_dict({"model": {"width": 4, "input_size": 32}})
+    torch.manual_seed(0)
+    network = VideoNet.from_config(params.model, num_classes=len(CLASSES))
+    # Training clips that all moved 50-80 px: this clip's motion is far below them.
+    model = tmp_path / "model"
+    save_model_dir(model, network, params=params, classes=CLASSES,
+                   extra={"motion": {"min": 50.0, "p05": 55.0, "median": 60.0, "p95": 75.0,
+                                     "max": 80.0},
+                          "calibration": {"temperature": 2.0}})
+    predictor = Predictor(model)
+    [record] = predict_paths(predictor, [workspace["folder"]], window=WindowChoice("given", 1, 3))
+    assert record["uncertain"]
+    assert any("only 3 frames" in r for r in record["reasons"])
+    assert any("barely moves" in r for r in record["reasons"])

@@ -107,6 +107,14 @@ def test_stage_main_writes_model_predictions_and_metrics(tmp_path):
                                          *[f"prob_{c}" for c in CLASSES]]
     assert np.allclose(predictions.filter(like="prob_").sum(axis=1), 1.0, atol=1e-4)
     assert (tmp_path / "dvclive/seed_1/metrics.json").is_file()
+    # No validation subjects here: nothing to calibrate on, and predict is told so.
+    assert config["calibration"]["temperature"] == 1.0
+    assert config["calibration"]["validation_clips"] == 0
+    validation = pd.read_csv(tmp_path / "metrics/seeds/seed_1_validation.csv")
+    assert validation.empty and list(validation.columns) == list(predictions.columns)
+    # The training clips' motion range, for predict's out-of-range warning.
+    motion = config["motion"]
+    assert 0 < motion["min"] <= motion["median"] <= motion["max"]
     # The stage refuses a seed that params.yaml does not list.
     assert stage.main(["--seed", "9", "--params", str(params_file), "--root", str(tmp_path)]) == 1
 

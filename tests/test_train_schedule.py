@@ -151,6 +151,12 @@ def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
         assert fold["n_val"] > 0 and fold["selected_epoch"] == 1
         assert fold["n_train"] + fold["n_val"] + fold["n_test"] == len(manifest)
     assert metrics["selection"] == "validation"
+    # Every fold's validation predictions are kept; the saved model's temperature is fitted
+    # on its own fold's.
+    validation = pd.read_csv(paths.metrics_dir / "seed_0_validation.csv", dtype={"fold": str})
+    assert set(validation["fold"]) == set(metrics["folds"])
+    assert len(validation) == sum(f["n_val"] for f in metrics["folds"].values())
+    assert metrics["temperature"] > 0
 
 
 def test_holdout_without_a_class_in_training_is_still_refused(tmp_path) -> None:

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cli(argv: list[str]) -> int:
-    from attrmer.predict import default_model_dir
+    from attrmer.predict import default_model_dirs
 
     parser = build_parser()
     try:
@@ -221,7 +221,7 @@ def cli(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        model_dir = args.model if args.model is not None else default_model_dir()
+        model_dir = args.model if args.model is not None else default_model_dirs()[0]
         out, difference = export_model(model_dir, args.fmt, args.out, check=not args.no_check)
     except ModelFileError as exc:
         print(f"attrmer export: {exc}", file=sys.stderr)

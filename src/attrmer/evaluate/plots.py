@@ -140,3 +140,38 @@ def _legend_below(axes) -> None:
     # Below the axes, so it never hides a bar or a point.
     axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2,
                 frameon=False)
+
+
+def plot_reliability(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[tuple[float, float, int]], float]]],
+    path: str | Path, *, title: str = "",
+) -> None:
+    """Reliability diagrams side by side: per panel (e.g. "validation", "test"), per series
+    (e.g. "raw", "calibrated"), the (confidence, accuracy, count) bins and the ECE. A
+    calibrated model's points lie on the diagonal."""
+    figure = Figure(figsize=(4.2 * len(panels), 4.4))
+    for index, (panel, series) in enumerate(panels.items()):
+        axes = figure.add_subplot(1, len(panels), index + 1)
+        axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1,
+                  label="perfect calibration")
+        for colour, (name, (bins, ece)) in zip(SERIES_COLOURS, series.items(), strict=False):
+            if not bins:
+                continue
+            confidence, accuracy, counts = (np.array(v, dtype=float) for v in zip(*bins,
+                                                                                   strict=True))
+            axes.plot(confidence, accuracy, color=colour, marker="o", linewidth=1.5,
+                      label=f"{name} (ECE {ece:.3f})")
+            for x, y, n in zip(confidence, accuracy, counts, strict=True):
+                axes.annotate(str(int(n)), (x, y), textcoords="offset points", xytext=(3, -9),
+                              fontsize=6, color=colour)
+        axes.set_xlim(0, 1.02)
+        axes.set_ylim(0, 1.02)
+        axes.set_xlabel("confidence of the top class")
+        if index == 0:
+            axes.set_ylabel("accuracy")
+        axes.set_title(panel, fontsize=10)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, loc="upper left")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    _save(figure, path)

@@ -28,6 +28,11 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from attrmer.config import Params, TrainConfig
+from attrmer.evaluate.calibration import (
+    apply_temperature,
+    fit_temperature,
+    negative_log_likelihood,
+)
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
 from attrmer.model.inputs import flow_input, motion_level, prepare_rgb, resize_flow
@@ -134,6 +139,9 @@ class FoldResult:
     n_train: int = 0
     n_val: int = 0
     epochs: int = 0  # epochs trained (train.epochs, raised by min_steps, cut by patience)
+    # The selected model's predictions of the validation side (empty without one): what the
+    # temperature is fitted on.
+    validation: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -352,12 +360,18 @@ def fit_fold(
     if best_state is not None:
         t.model.video.load_state_dict(best_state)
         selected = int(state.best["epoch"])
-    predictions = (predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
-                   if dist.is_main else pd.DataFrame())
-    if not predictions.empty:
-        predictions.insert(2, "fold", fold.name)
+    predictions, validation = pd.DataFrame(), pd.DataFrame()
+    if dist.is_main:
+        predictions = predict_rows(t.model.video, table, fold.test, params, runtime,
+                                   cache=t.cache)
+        validation = predict_rows(t.model.video, table, fold.val, params, runtime,
+                                  cache=t.cache)
+    for frame in (predictions, validation):
+        if not frame.empty:
+            frame.insert(2, "fold", fold.name)
     return FoldResult(predictions, t.model.video, selected, state.history,
-                      n_train=len(fold.train), n_val=len(fold.val), epochs=state.epoch)
+                      n_train=len(fold.train), n_val=len(fold.val), epochs=state.epoch,
+                      validation=validation)
 
 
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
@@ -506,19 +520,42 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         "folds": folds,
     }
     final = results[-1]
+    calibration = fit_calibration(final.validation, table.classes)
+    metrics["temperature"] = calibration["temperature"]
     save_model_dir(
         paths.model_dir, final.model, params=params, classes=table.classes,
         extra={"seed": seed, "fold": table.folds[-1].name, "protocol": params.split.protocol,
                "selected_epoch": final.selected_epoch,
                "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
                "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"]))),
-               "motion": training_motion(table, table.folds[-1], params.model.input_size)},
+               "motion": training_motion(table, table.folds[-1], params.model.input_size),
+               "calibration": calibration},
     )
     paths.metrics_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(paths.metrics_dir / f"seed_{seed}_predictions.csv") as tmp:
         predictions.to_csv(tmp, index=False, float_format="%.6f")
+    sides = [r.validation for r in results if r.validation is not None and not r.validation.empty]
+    # Without validation subjects the file still has the predictions' columns, and no row.
+    validation = pd.concat(sides, ignore_index=True) if sides else predictions.iloc[0:0]
+    with atomic_path(paths.metrics_dir / f"seed_{seed}_validation.csv") as tmp:
+        validation.to_csv(tmp, index=False, float_format="%.6f")
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
+
+
+def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict[str, Any]:
+    """The temperature that calibrates the saved model, fitted on its validation subjects'
+    predictions (1.0, i.e. none, without validation subjects)."""
+    if validation is None or validation.empty:
+        return {"temperature": 1.0, "validation_clips": 0,
+                "note": "no validation subjects: probabilities are not calibrated"}
+    probabilities = validation[[f"prob_{c}" for c in classes]].to_numpy()
+    labels = validation["y_true"].to_numpy()
+    temperature = fit_temperature(probabilities, labels)
+    return {"temperature": temperature, "validation_clips": len(validation),
+            "validation_nll": round(negative_log_likelihood(probabilities, labels), 4),
+            "validation_nll_calibrated": round(negative_log_likelihood(
+                apply_temperature(probabilities, temperature), labels), 4)}
 
 
 def training_motion(table: TrainingTable, fold: Fold, input_size: int) -> dict[str, float]:

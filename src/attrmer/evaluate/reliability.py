@@ -1,0 +1,95 @@
+"""The reliability diagram of the evaluate stage: are the models' probabilities honest?
+
+For every seed, the selected model's validation predictions (which its temperature was fitted
+on) and its test predictions (which the temperature never saw), pooled over seeds, each shown
+raw and calibrated. Written as `metrics/reliability.png` and, in numbers,
+`metrics/calibration.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from attrmer.evaluate.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    reliability_bins,
+)
+from attrmer.evaluate.summary import PROBABILITY_PREFIX, PredictionsError
+from attrmer.io import write_json
+
+
+def _probabilities(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    frame = pd.read_csv(path)
+    columns = [c for c in frame.columns if c.startswith(PROBABILITY_PREFIX)]
+    if "y_true" not in frame.columns or not columns:
+        raise PredictionsError(f"{path}: needs y_true and {PROBABILITY_PREFIX}<class> columns")
+    return frame[columns].to_numpy(np.float64), frame["y_true"].to_numpy(np.int64)
+
+
+def _temperature(directory: Path, seed: int) -> float:
+    path = directory / f"seed_{seed}.json"
+    try:
+        return float(json.loads(path.read_text()).get("temperature", 1.0))
+    except (OSError, ValueError) as exc:
+        raise PredictionsError(f"{path}: cannot read the seed's temperature ({exc})") from None
+
+
+def calibration_report(directory: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
+    """{side: {"raw"|"calibrated": (bins, ece)}} pooled over seeds, plus the temperatures."""
+    directory = Path(directory)
+    pooled: dict[str, dict[str, list[np.ndarray]]] = {}
+    temperatures = {}
+    for seed in seeds:
+        temperature = temperatures[str(seed)] = _temperature(directory, seed)
+        for side, name in (("validation", f"seed_{seed}_validation.csv"),
+                           ("test", f"seed_{seed}_predictions.csv")):
+            path = directory / name
+            if not path.is_file() or path.stat().st_size == 0:
+                continue
+            try:
+                probabilities, labels = _probabilities(path)
+            except pd.errors.EmptyDataError:
+                continue
+            entry = pooled.setdefault(side, {"raw": [], "calibrated": [], "labels": []})
+            entry["raw"].append(probabilities)
+            entry["calibrated"].append(apply_temperature(probabilities, temperature)
+                                       if len(probabilities) else probabilities)
+            entry["labels"].append(labels)
+    panels = {}
+    for side, entry in pooled.items():
+        labels = np.concatenate(entry["labels"])
+        if not len(labels):
+            continue
+        panels[side] = {
+            kind: (reliability_bins(np.concatenate(entry[kind]), labels),
+                   expected_calibration_error(np.concatenate(entry[kind]), labels))
+            for kind in ("raw", "calibrated")
+        }
+    return {"panels": panels, "temperatures": temperatures}
+
+
+def write_reliability(directory: str | Path, seeds: Sequence[int], png: str | Path,
+                      json_path: str | Path, *, title: str = "") -> dict[str, Any]:
+    """Draw the reliability diagram and write the ECEs and temperatures."""
+    from attrmer.evaluate.plots import plot_reliability
+
+    report = calibration_report(directory, seeds)
+    notes = {"validation": "temperature fitted here", "test": "held out"}
+    panels = {f"{side} subjects ({notes.get(side, side)})": series
+              for side, series in report["panels"].items()}
+    plot_reliability(panels, png, title=title or "Reliability of the top-class probability, "
+                     f"{len(seeds)} seeds pooled")
+    summary = {
+        "temperature": report["temperatures"],
+        "ece": {side: {kind: round(ece, 4) for kind, (_, ece) in series.items()}
+                for side, series in report["panels"].items()},
+    }
+    write_json(json_path, summary)
+    return summary

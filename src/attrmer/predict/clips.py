@@ -1,0 +1,138 @@
+"""What `attrmer predict` reads: the clips a command-line path stands for, their frames, their
+frame rate, and the span of frames to use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attrmer.preprocess.frames import (
+    IMAGE_SUFFIXES,
+    ClipError,
+    frame_files,
+    load_clip_frames,
+    natural_key,
+    read_video,
+)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mpg", ".mpeg", ".mkv", ".m4v", ".webm", ".wmv")
+
+
+class InputError(Exception):
+    """An input path that cannot be predicted; the message names the path."""
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """One clip to predict: a video file or a folder of frames."""
+
+    path: Path
+    kind: str  # "video" | "frames"
+
+
+def find_clips(path: str | Path) -> list[ClipSource]:
+    """The clips a command-line PATH stands for.
+
+    A file is a video; a folder holding image files is one clip of frames; any other folder
+    is a folder of clips: each subfolder with image files and each video file in it, in
+    natural order.
+    """
+    path = Path(path)
+    if path.is_file():
+        return [ClipSource(path, "video")]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or folder")
+    entries = sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+    if any(_is_image(entry) for entry in entries):
+        return [ClipSource(path, "frames")]
+    clips = []
+    for entry in entries:
+        if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
+            clips.append(ClipSource(entry, "video"))
+        elif entry.is_dir() and any(_is_image(child) for child in entry.iterdir()):
+            clips.append(ClipSource(entry, "frames"))
+    if not clips:
+        raise InputError(f"{path}: holds no image files, no video files "
+                         f"({', '.join(VIDEO_SUFFIXES)}) and no folders of frames")
+    return clips
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def check_span(onset: int | None, offset: int | None, total: int, path: Path) -> tuple[int, int]:
+    """The 1-based inclusive span (onset, offset) within a clip of `total` frames."""
+    first = 1 if onset is None else onset
+    last = total if offset is None else offset
+    if first < 1:
+        raise InputError(f"{path}: --onset {first} must be 1 or more (frames count from 1)")
+    if last > total:
+        raise InputError(f"{path}: --offset {last} is past the clip's last frame ({total})")
+    if last - first + 1 < 2:
+        if onset is None and offset is None:
+            raise InputError(f"{path}: {total} frame(s); a clip needs at least 2 frames")
+        raise InputError(f"{path}: frames {first}..{last} hold fewer than 2 frames "
+                         f"(the clip has {total}); a clip needs at least 2")
+    return first, last
+
+
+def read_clip(
+    source: ClipSource, onset: int | None = None, offset: int | None = None
+) -> tuple[list[np.ndarray], int, int]:
+    """Decode a clip's frames from `onset` to `offset` (1-based, inclusive): (frames, onset,
+    offset). Errors name the path."""
+    try:
+        if source.kind == "frames":
+            files = frame_files(source.path)
+            first, last = check_span(onset, offset, len(files), source.path)
+            return load_clip_frames(files[first - 1:last]), first, last
+        frames = read_video(source.path)
+    except ClipError as exc:
+        raise InputError(f"{source.path}: {exc}") from None
+    first, last = check_span(onset, offset, len(frames), source.path)
+    return frames[first - 1:last], first, last
+
+
+def video_fps(source: ClipSource) -> float | None:
+    """The frame rate a video file declares, or None (a frame folder, or no usable rate)."""
+    if source.kind != "video":
+        return None
+    import cv2
+
+    capture = cv2.VideoCapture(str(source.path))
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+    finally:
+        capture.release()
+    return fps if 1.0 <= fps <= 10000.0 else None
+
+
+@dataclass(frozen=True)
+class WindowChoice:
+    """How the frames to classify are chosen: "auto" (the motion peak), "full" (every frame)
+    or "given" (frames `onset`..`offset`, 1-based and inclusive)."""
+
+    how: str
+    onset: int | None = None
+    offset: int | None = None
+
+
+def parse_window(text: str) -> WindowChoice:
+    """`auto`, `full` or `ONSET:OFFSET` (1-based, inclusive; either side may be empty)."""
+    if text in ("auto", "full"):
+        return WindowChoice(text)
+    onset, colon, offset = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        first = int(onset) if onset.strip() else None
+        last = int(offset) if offset.strip() else None
+    except ValueError:
+        raise InputError(f"--window {text!r}: not auto, full or ONSET:OFFSET "
+                         "(frames counted from 1, e.g. 12:40)") from None
+    if first is not None and last is not None and last < first:
+        raise InputError(f"--window {text}: the offset {last} is before the onset {first}")
+    return WindowChoice("given", first, last)

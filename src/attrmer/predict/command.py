@@ -1,0 +1,311 @@
+"""The `attrmer predict` command: paths in, one record per clip out (a table or JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attrmer.modelfile import ModelFileError
+from attrmer.predict.clips import (
+    VIDEO_SUFFIXES,
+    ClipSource,
+    InputError,
+    WindowChoice,
+    find_clips,
+    parse_window,
+    read_clip,
+    video_fps,
+)
+from attrmer.predict.confidence import MIN_FRAMES
+from attrmer.predict.predictor import (
+    STEPS,
+    Predictor,
+    PreparedClip,
+    check_device,
+    default_model_dirs,
+)
+from attrmer.preprocess.frames import ClipError
+
+EXIT_OK = 0
+EXIT_INPUT = 2  # bad usage, or an input that cannot be predicted
+EXIT_MODEL = 3  # the model directory is missing, incomplete or incompatible
+EXIT_OUTPUT = 4  # --output could not be written
+TIMED_STEPS = ("decode", "window", *STEPS[1:])
+
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_OK}  every clip was predicted
+  {EXIT_INPUT}  usage error (a bad option or --device), or at least one input could not be
+     predicted (missing, not decodable, fewer than 2 frames, span out of range, no face
+     found); the other clips are still predicted and printed
+  {EXIT_MODEL}  the model directory is missing, lacks files or is from an incompatible version
+  {EXIT_OUTPUT}  the --output file could not be written
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attrmer predict",
+        description=(
+            "Predict the micro-expression of video files or folders of frames with trained\n"
+            "attrmer video models. A PATH is a video file (" + ", ".join(VIDEO_SUFFIXES[:5])
+            + ", ...), a\nfolder of frames, or a folder of clips (subfolders of frames and/or "
+            "video files,\neach predicted).\n\n"
+            "By default every seed's model of the last `dvc repro` (models/seed_*) scores the\n"
+            "clip: the answer is their mean calibrated probability, with their votes, and\n"
+            "`uncertain` with the reasons when they disagree, when the clip moves far more or\n"
+            "less than the training clips, or when no class is likely.\n\n"
+            "--window auto (the default) classifies the onset-apex-offset window where facial\n"
+            "motion against the first frame peaks (eyes left out, so blinks do not count);\n"
+            "full uses every frame; ONSET:OFFSET the frames given (counted from 1).\n\n"
+            "--json prints a list with one object per clip, also for one clip: path, label,\n"
+            "probabilities {class: p}, window {onset, apex, offset, how, seconds}, frames,\n"
+            "models, votes, agreement, uncertain, reasons, motion, model; a clip that could\n"
+            "not be predicted is {path, error} in the list (and on stderr)."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--model", type=Path, default=None, metavar="DIR",
+                        help="a model directory, or a folder of them for an ensemble (default: "
+                             "models/seed_<s> for every seed of params.yaml train.seeds)")
+    parser.add_argument("--window", default=None, metavar="auto|full|ONSET:OFFSET",
+                        help="which frames to classify (default auto)")
+    parser.add_argument("--onset", type=int, default=None, metavar="N",
+                        help="first frame used, counted from 1 (for a frame folder: its "
+                             "position in natural order); same as --window N:")
+    parser.add_argument("--offset", type=int, default=None, metavar="M",
+                        help="last frame used (inclusive); same as --window :M")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of frame folders, to state the window in seconds "
+                             "(videos declare their own)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON: a list with one object per clip")
+    parser.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="also write the JSON to FILE (atomically; written only if at "
+                             "least one clip was predicted)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="B",
+                        help="clips per network call (default 8)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--timings", action="store_true",
+                        help="also print the seconds spent per step")
+    return parser
+
+
+def window_choice(args: argparse.Namespace) -> WindowChoice:
+    if args.window is not None and (args.onset is not None or args.offset is not None):
+        raise InputError("--window and --onset/--offset both choose the frames: give one")
+    if args.onset is not None or args.offset is not None:
+        if args.onset is not None and args.offset is not None and args.offset < args.onset:
+            raise InputError(f"--offset {args.offset} is before --onset {args.onset}")
+        return WindowChoice("given", args.onset, args.offset)
+    return parse_window(args.window or "auto")
+
+
+def cli(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.batch_size < 1:
+        return _fail(f"--batch-size {args.batch_size} must be at least 1", EXIT_INPUT)
+    if args.fps is not None and args.fps <= 0:
+        return _fail(f"--fps {args.fps} must be positive", EXIT_INPUT)
+    try:
+        window = window_choice(args)
+        check_device(args.device)
+    except (InputError, ValueError) as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    try:
+        model = args.model if args.model is not None else default_model_dirs()
+        predictor = Predictor(model, device=args.device)
+    except ModelFileError as exc:
+        return _fail(str(exc), EXIT_MODEL)
+
+    results = predict_paths(predictor, args.paths, window=window, batch_size=args.batch_size,
+                            fps=args.fps)
+    predicted = [r for r in results if "error" not in r]
+    for record in results:
+        if "error" in record:
+            print(f"attrmer predict: {record['error']}", file=sys.stderr)
+    if not args.timings:
+        for record in predicted:
+            record.pop("timings", None)
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for record in predicted:
+            print(format_table(record))
+    if args.output is not None and predicted:
+        from attrmer.io import write_json
+
+        try:
+            write_json(args.output, results)
+        except OSError as exc:
+            return _fail(f"{args.output}: cannot write ({exc.strerror})", EXIT_OUTPUT)
+    return EXIT_OK if len(predicted) == len(results) else EXIT_INPUT
+
+
+def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
+                fps: float | None = None) -> tuple[list[np.ndarray], dict[str, Any], float]:
+    """The frames to classify, the window record (1-based frames) and the seconds the
+    window search took. Errors are InputError naming the path."""
+    fps = video_fps(source) or fps
+    if choice.how == "given":
+        frames, first, last = read_clip(source, choice.onset, choice.offset)
+        return frames, _window_record(first, None, last, "given", fps), 0.0
+    frames, first, last = read_clip(source)
+    if choice.how == "full":
+        return frames, _window_record(first, None, last, "full", fps), 0.0
+    from attrmer.spot import find_window, motion_signal
+
+    start = time.perf_counter()
+    try:
+        window = find_window(motion_signal(predictor.align(frames)))
+    except ClipError as exc:
+        raise InputError(f"{source.path}: {exc}") from None
+    onset, offset = _at_least(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
+    record = _window_record(onset + 1, window.apex + 1, offset + 1,
+                            "auto" if window.found else "full (no motion peak)", fps)
+    record["peak_px"] = round(window.peak, 3)
+    if not window.found:
+        record["reason"] = (f"no expression stands out: facial motion stays within "
+                            f"{window.peak:.2f} px of its resting level")
+    return frames[onset:offset + 1], record, time.perf_counter() - start
+
+
+def _at_least(onset: int, offset: int, apex: int, frames: int, total: int) -> tuple[int, int]:
+    """Widen [onset, offset] around `apex` to `frames` frames where the clip allows."""
+    while offset - onset + 1 < min(frames, total):
+        if onset > 0 and (apex - onset <= offset - apex or offset == total - 1):
+            onset -= 1
+        else:
+            offset += 1
+    return onset, offset
+
+
+def _window_record(first: int, apex: int | None, last: int, how: str,
+                   fps: float | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"onset": first, "apex": apex, "offset": last, "how": how}
+    # Seconds from the clip's start: frame k (1-based) begins at (k - 1) / fps.
+    record["seconds"] = ([round((first - 1) / fps, 3), round(last / fps, 3)]
+                         if fps else None)
+    return record
+
+
+def predict_paths(
+    predictor: Predictor,
+    paths: Sequence[str | Path],
+    *,
+    window: WindowChoice | None = None,
+    batch_size: int = 8,
+    fps: float | None = None,
+) -> list[dict[str, Any]]:
+    """Predict every clip the paths stand for; one record per clip, in order.
+
+    A record is the prediction (label, probabilities, window, frames, votes, agreement,
+    uncertain, reasons, motion, path, model, timings) or, for a clip that could not be
+    predicted, {"path", "error"}; one bad clip does not stop the others.
+    """
+    window = window or WindowChoice("auto")
+    # Records keep the order of the paths; a path that names no clip at all gets its error
+    # record where its clips would have been.
+    items: list[ClipSource | dict[str, Any]] = []
+    for path in paths:
+        try:
+            items.extend(find_clips(path))
+        except InputError as exc:
+            items.append({"path": str(path), "error": str(exc)})
+    records: list[dict[str, Any]] = []
+    prepared: list[tuple[int, PreparedClip, dict[str, Any]]] = []
+    for item in _progress(items):
+        if isinstance(item, dict):
+            records.append(item)
+            continue
+        records.append({"path": str(item.path)})
+        try:
+            start = time.perf_counter()
+            frames, span, window_seconds = load_window(predictor, item, window, fps)
+            decode_seconds = time.perf_counter() - start - window_seconds
+            clip = predictor.prepare(frames)
+        except InputError as exc:
+            records[-1]["error"] = str(exc)
+            continue
+        except ClipError as exc:
+            records[-1]["error"] = f"{item.path}: {exc}"
+            continue
+        clip.timings = {"decode": decode_seconds, "window": window_seconds, **clip.timings}
+        prepared.append((len(records) - 1, clip, span))
+    predictions = predictor.classify([clip for _, clip, _ in prepared], batch_size)
+    for (index, _, span), prediction in zip(prepared, predictions, strict=True):
+        result = prediction.as_dict()
+        reasons = result["reasons"] + ([span.pop("reason")] if "reason" in span else [])
+        records[index] = {
+            "path": records[index]["path"],
+            "label": result["label"],
+            "probabilities": result["probabilities"],
+            "window": span,
+            "onset": span["onset"],
+            "offset": span["offset"],
+            "frames": result["frames"],
+            "models": result["models"],
+            "votes": result["votes"],
+            "agreement": result["agreement"],
+            "uncertain": bool(reasons),
+            "reasons": reasons,
+            "motion": result["motion"],
+            "model": str(predictor.model_dir),
+            "timings": {step: round(prediction.timings.get(step, 0.0), 4)
+                        for step in TIMED_STEPS},
+        }
+    return records
+
+
+def _progress(items: list[Any]) -> Iterable[Any]:
+    if len(items) < 2:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="predict", unit="clip", file=sys.stderr)
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """A readable block for one prediction: the label, the window, the votes, every class
+    with a bar, and the reasons for doubt."""
+    probabilities: dict[str, float] = record["probabilities"]
+    width = max(len(name) for name in probabilities)
+    span = record["window"]
+    seconds = (f" ({span['seconds'][0]:.2f}-{span['seconds'][1]:.2f} s)"
+               if span.get("seconds") else "")
+    apex = f", apex {span['apex']}" if span.get("apex") else ""
+    verdict = "  (uncertain)" if record["uncertain"] else ""
+    votes = ", ".join(f"{name} {n}" for name, n in record["votes"].items())
+    lines = [
+        f"{record['path']}: {record['label']}{verdict}",
+        f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}; "
+        f"{record['frames']} frames used",
+        f"  models: {record['models']} ({votes}), from {record['model']}",
+    ]
+    for name, p in probabilities.items():
+        marker = "*" if name == record["label"] else " "
+        lines.append(f"  {marker} {name:<{width}}  {p:6.1%}  {'#' * round(p * 40)}")
+    lines += [f"  ! {reason}" for reason in record["reasons"]]
+    if "timings" in record:
+        lines.append("  seconds: " + ", ".join(f"{step} {record['timings'][step]:.3f}"
+                                               for step in TIMED_STEPS))
+    return "\n".join(lines)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"attrmer predict: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,91 @@
+"""When not to trust a prediction: the reasons `attrmer predict` marks a clip `uncertain`.
+
+- the models of the ensemble (a run's seeds) disagree: fewer than `MIN_AGREEMENT` of them
+  give the ensemble's answer;
+- the clip moves far more, or far less, than any clip the model was trained on (its
+  `motion_level` against the training range recorded in the model directory): a 10 px smile
+  shown to a model of 0.5 px micro-expressions is outside what it learnt, whatever it says;
+- no class is likely: the top calibrated probability is below `MIN_PROBABILITY`;
+- the clip is too short to hold an onset, an apex and an offset (`MIN_FRAMES`).
+The window finder adds its own reason when no expression stands out of the noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from attrmer.evaluate.calibration import apply_temperature
+
+if TYPE_CHECKING:
+    from attrmer.modelfile import ModelBundle
+    from attrmer.predict.predictor import PreparedClip
+
+MIN_AGREEMENT = 0.8  # 4 of 5 seeds
+MOTION_TOLERANCE = 2.0  # times beyond the training range, either way
+MIN_PROBABILITY = 0.5
+MIN_FRAMES = 5  # a micro-expression lasts at least ~1/6 s: 5 frames at 30 fps
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """The clip's motion level (pixels at the network's input size) and the reasons, if any,
+    not to trust its prediction."""
+
+    motion: float
+    reasons: tuple[str, ...] = ()
+
+
+def calibrated(probabilities: np.ndarray, calibration: Mapping[str, Any] | None) -> np.ndarray:
+    """Probabilities scaled by the model's validation temperature (unchanged without one)."""
+    temperature = float((calibration or {}).get("temperature", 1.0))
+    if temperature == 1.0:
+        return probabilities
+    return apply_temperature(probabilities, temperature)
+
+
+def clip_motion(clip: PreparedClip, bundle: ModelBundle) -> float:
+    """`motion_level` of the clip's flow at the model's input size, in pixels."""
+    import torch
+
+    from attrmer.model.inputs import motion_level, resize_flow
+
+    flow = torch.from_numpy(clip.flow[None])
+    return float(motion_level(resize_flow(flow, bundle.model.input_size))[0])
+
+
+def motion_reason(motion: float, trained: Mapping[str, float] | None) -> str | None:
+    if not trained or "max" not in trained or "min" not in trained:
+        return None
+    if motion > MOTION_TOLERANCE * trained["max"]:
+        return (f"the face moves {motion / trained['max']:.1f}x more than in any training clip "
+                f"({motion:.2f} px against at most {trained['max']:.2f} px): a "
+                "macro-expression, speech or head movement is outside what the model learnt")
+    if motion < trained["min"] / MOTION_TOLERANCE:
+        return (f"the face barely moves ({motion:.2f} px against at least "
+                f"{trained['min']:.2f} px in training): there may be no expression")
+    return None
+
+
+def assess(clip: PreparedClip, bundle: ModelBundle, probabilities: Mapping[str, float],
+           votes: Mapping[str, int], label: str) -> Confidence:
+    """The reasons not to trust `label` for `clip` (see the module)."""
+    reasons = []
+    models = sum(votes.values())
+    if models > 1 and votes.get(label, 0) / models < MIN_AGREEMENT:
+        spread = ", ".join(f"{n} {name}" for name, n in votes.items())
+        reasons.append(f"the {models} models disagree ({spread})")
+    motion = clip_motion(clip, bundle)
+    reason = motion_reason(motion, bundle.info.get("motion"))
+    if reason:
+        reasons.append(reason)
+    top = max(probabilities.values())
+    if top < MIN_PROBABILITY:
+        reasons.append(f"no class is likely (the most probable, {label}, has {top:.2f})")
+    if clip.frames < MIN_FRAMES:
+        reasons.append(f"only {clip.frames} frames: too short to show an expression's onset, "
+                       "apex and offset")
+    return Confidence(motion=motion, reasons=tuple(reasons))
