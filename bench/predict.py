@@ -4,7 +4,9 @@ Steps: decode (the video file to RGB frames), align (face detection, landmarks, 
 frame), tim (TIM of the RGB clip to the model's T frames), flow (grey TIM to T+1 frames, then
 Farneback), network (input preparation and the video network). Model loading is excluded:
 the Predictor is built once, a warm-up run is discarded, then the median and the slowest of
-`--repeats` runs are printed.
+`--repeats` runs are printed. The cold figure comes first: `attrmer predict CLIP` run as a
+fresh process, the way a user calls it once, from start to printed answer (imports, loading
+every seed's model and dlib's, the clip); its goal is 3 s on two cores, the warm one 0.5 s.
 
 The clip is ../shared/data/faces-video/single_face.mp4 when present, else a committed face
 still warped into 72 frames of 640×360 and written as an MP4. The model is models/seed_<s>
@@ -33,7 +35,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_VIDEO = REPO.parent / "shared" / "data" / "faces-video" / "single_face.mp4"
 FACES = REPO / "src" / "attrmer" / "synth" / "faces"
 CLIP_FRAMES, CLIP_WIDTH, CLIP_HEIGHT = 72, 640, 360
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 0.5
+COLD_TARGET_SECONDS = 3.0
+
+
+def cold_start(video: Path, model: Path | list[Path] | None, repeats: int = 3) -> list[float]:
+    """Wall seconds of `attrmer predict VIDEO --json` in a fresh interpreter, `repeats` times."""
+    import subprocess
+
+    command = [sys.executable, "-m", "attrmer.cli", "predict", str(video), "--json"]
+    if isinstance(model, Path):
+        command += ["--model", str(model)]
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+        seconds.append(time.perf_counter() - start)
+        if result.returncode not in (0,):
+            raise SystemExit(f"cold run failed ({result.returncode}): {result.stderr.strip()}")
+    return seconds
 
 
 def synthetic_clip_video(directory: Path) -> Path:
@@ -87,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's own, one per core)")
+    parser.add_argument("--cold-repeats", type=int, default=3)
     args = parser.parse_args(argv)
+
+    cold_video = args.video or (SHARED_VIDEO if SHARED_VIDEO.is_file() else None)
+    cold = None
+    if cold_video is not None and args.cold_repeats > 0:
+        cold = cold_start(cold_video, args.model, args.cold_repeats)
 
     import torch
 
@@ -143,8 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     median_total = statistics.median(totals)
     print(f"{'total':<8} {median_total:9.3f} {max(totals):8.3f}")
     verdict = "within" if median_total <= TARGET_SECONDS else "OVER"
-    print(f"\nprediction: {prediction.label}; median total {median_total:.3f} s is {verdict} "
-          f"the {TARGET_SECONDS:g} s target")
+    print(f"\nprediction: {prediction.label}; warm: median {median_total:.3f} s per clip with "
+          f"{len(predictor.bundles)} model(s), {verdict} the {TARGET_SECONDS:g} s target")
+    if cold is not None:
+        cold_median = statistics.median(cold)
+        verdict = "within" if cold_median <= COLD_TARGET_SECONDS else "OVER"
+        print(f"cold: `attrmer predict {cold_video.name}` as a fresh process, median "
+              f"{cold_median:.2f} s of {len(cold)} (max {max(cold):.2f}), {verdict} the "
+              f"{COLD_TARGET_SECONDS:g} s target; {cold_median / median_total:.1f}x the warm "
+              "figure")
     return 0
 
 

@@ -252,9 +252,9 @@ class Predictor:
                     choice = self.classes[int(np.argmax(row))]
                     votes[choice] = votes.get(choice, 0) + 1
                 probabilities = {n: float(p) for n, p in zip(self.classes, mean, strict=True)}
+                votes = dict(sorted(votes.items(), key=lambda kv: -kv[1]))
                 predictions.append(Prediction(
-                    label=label, probabilities=probabilities, frames=clip.frames,
-                    votes=dict(sorted(votes.items(), key=lambda kv: -kv[1])),
+                    label=label, probabilities=probabilities, frames=clip.frames, votes=votes,
                     confidence=assess(clip, self.bundle, probabilities, votes, label),
                     timings={**clip.timings, "network": network_seconds},
                 ))
