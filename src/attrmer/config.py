@@ -172,8 +172,14 @@ class FlowConfig:
     scale: Literal["fixed", "clip"] = "fixed"
     scale_reference: float = 1.0
     scale_floor: float = 0.15
+    # What of each frame's flow is head motion and is removed before the network sees it:
+    # none | translation (the median) | affine (a robust affine fit).
+    head_motion: Literal["none", "translation", "affine"] = "none"
 
     def validate(self) -> None:
+        if self.head_motion not in ("none", "translation", "affine"):
+            raise ConfigError(f"flow.head_motion: {self.head_motion!r} is not none, "
+                              "translation or affine")
         if self.scale not in ("fixed", "clip"):
             raise ConfigError(f"flow.scale: {self.scale!r} is not fixed or clip")
         if self.scale_reference <= 0 or self.scale_floor <= 0:

@@ -77,19 +77,66 @@ def resize_flow(flow: Tensor, input_size: int) -> Tensor:
     return clip
 
 
+HEAD_MOTION_KEEP = 0.7  # the affine fit's second pass uses the 70% of pixels it fits best
+
+
+def remove_head_motion(flow: Tensor, mode: str = "none") -> Tensor:
+    """Flow (B, 2, T, H, W) in pixels, minus what the whole face does in each frame.
+
+    One alignment per clip leaves head motion in the flow (real footage: several pixels; an
+    expression: one or two). "translation" subtracts each frame's median displacement;
+    "affine" subtracts each frame's least-squares affine motion field, fitted twice, the second
+    time on the pixels the first fit explains best, so that the expression's own, local motion
+    barely pulls the fit. "none" keeps the flow as measured.
+    """
+    if mode == "none":
+        return flow
+    batch, _, frames, height, width = flow.shape
+    fields = flow.permute(0, 2, 3, 4, 1).reshape(batch * frames, height * width, 2)
+    if mode == "translation":
+        fields = fields - fields.median(dim=1, keepdim=True).values
+    elif mode == "affine":
+        ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, height, device=flow.device),
+                                torch.linspace(-0.5, 0.5, width, device=flow.device),
+                                indexing="ij")
+        design = torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())], 1)
+        weights = torch.ones(batch * frames, height * width, 1, device=flow.device)
+        keep = max(1, int(HEAD_MOTION_KEEP * height * width))
+        for _ in range(2):
+            # Weighted least squares through its 3×3 normal equations: one small solve per
+            # frame instead of a factorisation of the whole (pixels × 3) design.
+            weighted = (weights * design).transpose(1, 2)
+            coefficients = torch.linalg.solve(weighted @ design, weighted @ fields)
+            residual = torch.linalg.vector_norm(fields - design @ coefficients, dim=2)
+            cut = residual.kthvalue(keep, dim=1, keepdim=True).values
+            weights = (residual <= cut).float().unsqueeze(2)
+        fields = fields - design @ coefficients
+    else:
+        raise ValueError(f"head_motion: {mode!r} is not none, translation or affine")
+    return fields.reshape(batch, frames, height, width, 2).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def motion_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
+    """Raw flow → pixels at input_size with the head's motion removed (cfg.head_motion): the
+    motion the network's input and the motion level both describe."""
+    return remove_head_motion(resize_flow(flow, input_size), cfg.head_motion)
+
+
 def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
-                 scale: str = "fixed", reference: float = 1.0, floor: float = 0.15) -> Tensor:
+                 scale: str = "fixed", reference: float = 1.0, floor: float = 0.15,
+                 head_motion: str = "none") -> Tensor:
     """Raw flow in pixels → float32 in [-1, 1]: clip to ±bound, divide by bound.
 
     One fixed bound for every frame and clip keeps the motion's magnitude (a per-frame min–max
     would blow a near-still frame's noise up to full scale). When the frames are resized, the
     displacements are scaled with them first, so `bound` keeps meaning pixels at input_size.
-    With `scale="clip"` each clip is first multiplied by reference / max(its motion_level,
-    floor): its pattern of motion is kept, its overall strength is not.
+    `head_motion` is removed next (`remove_head_motion`). With `scale="clip"` each clip is then
+    multiplied by reference / max(its motion_level, floor): its pattern of motion is kept, its
+    overall strength is not.
     """
     if bound <= 0:
         raise ValueError(f"bound: {bound} must be positive")
-    clip = resize_flow(flow, input_size)
+    clip = remove_head_motion(resize_flow(flow, input_size), head_motion)
     if scale == "clip":
         level = motion_level(clip).clamp_min(floor)
         clip = clip * (reference / level).view(-1, 1, 1, 1, 1)
@@ -101,4 +148,5 @@ def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
 def flow_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
     """`prepare_flow` with a model's flow settings (what training and predict both call)."""
     return prepare_flow(flow, cfg.bound, input_size, scale=cfg.scale,
-                        reference=cfg.scale_reference, floor=cfg.scale_floor)
+                        reference=cfg.scale_reference, floor=cfg.scale_floor,
+                        head_motion=cfg.head_motion)

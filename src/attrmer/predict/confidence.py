@@ -51,10 +51,10 @@ def clip_motion(clip: PreparedClip, bundle: ModelBundle) -> float:
     """`motion_level` of the clip's flow at the model's input size, in pixels."""
     import torch
 
-    from attrmer.model.inputs import motion_level, resize_flow
+    from attrmer.model.inputs import motion_input, motion_level
 
     flow = torch.from_numpy(clip.flow[None])
-    return float(motion_level(resize_flow(flow, bundle.model.input_size))[0])
+    return float(motion_level(motion_input(flow, bundle.flow, bundle.model.input_size))[0])
 
 
 def motion_reason(motion: float, trained: Mapping[str, float] | None) -> str | None:

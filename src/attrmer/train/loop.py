@@ -35,7 +35,7 @@ from attrmer.evaluate.calibration import (
 )
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
-from attrmer.model.inputs import flow_input, motion_level, prepare_rgb, resize_flow
+from attrmer.model.inputs import flow_input, motion_input, motion_level, prepare_rgb
 from attrmer.modelfile import save_model_dir
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.augment import augment_batch, mirrored_texts
@@ -528,7 +528,7 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
                "selected_epoch": final.selected_epoch,
                "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
                "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"]))),
-               "motion": training_motion(table, table.folds[-1], params.model.input_size),
+               "motion": training_motion(table, table.folds[-1], params),
                "calibration": calibration},
     )
     paths.metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -558,14 +558,15 @@ def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict
                 apply_temperature(probabilities, temperature), labels), 4)}
 
 
-def training_motion(table: TrainingTable, fold: Fold, input_size: int) -> dict[str, float]:
+def training_motion(table: TrainingTable, fold: Fold, params: Params) -> dict[str, float]:
     """How strongly the training clips move (`motion_level`, pixels at the network's input):
     `attrmer predict` warns when a clip lies far outside this range."""
     levels = []
     with ClipStore(table.flow_path) as store:
         for key in fold.train["key"]:
             flow = torch.from_numpy(store.read(store.index_of(key)).astype(np.float32))
-            levels.append(float(motion_level(resize_flow(flow[None], input_size))[0]))
+            moving = motion_input(flow[None], params.flow, params.model.input_size)
+            levels.append(float(motion_level(moving)[0]))
     quantiles = np.percentile(levels, [0, 5, 50, 95, 100])
     return {name: round(float(q), 4)
             for name, q in zip(("min", "p05", "median", "p95", "max"), quantiles, strict=True)}
