@@ -208,3 +208,14 @@ def test_reliability_diagram_of_validation_and_test(seed_dir: Path, tmp_path: Pa
         # One-hot probabilities are as sure as can be: softening them lowers the error.
         assert side["calibrated"] < side["raw"]
     assert image.imread(png).shape[1] > image.imread(png).shape[0]  # two panels side by side
+
+
+def test_per_seed_scores_carry_the_validation_accuracy(seed_dir: Path, tmp_path: Path) -> None:
+    y_true, y_pred = seed_predictions(5, n=10)
+    write_predictions(seed_dir / "seed_1_validation.csv", y_true, y_pred)
+    paths = [seed_dir / f"seed_{s}_predictions.csv" for s in range(3)]
+    by_seed = tmp_path / "by_seed.json"
+    write_summary(paths, tmp_path / "summary.json", seeds=[0, 1, 2], by_seed_path=by_seed)
+    scores = json.loads(by_seed.read_text())
+    # Only seed 1 has validation predictions here.
+    assert scores["val_accuracy"] == {"1": pytest.approx(sk.accuracy_score(y_true, y_pred))}

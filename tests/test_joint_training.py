@@ -161,3 +161,36 @@ def test_clip_scale_does_not_blow_noise_up_past_the_floor() -> None:
     assert out.abs().max() * 2.0 <= noise.abs().max() * (1.0 / 0.15) * 1.001
     with pytest.raises(ValueError, match="scale"):
         prepare_flow(noise, 2.0, 16, scale="per-frame")
+
+
+def _head_and_face(batch: int = 2, frames: int = 3, side: int = 32):
+    """A rigid affine head motion (shift, rotation, zoom) plus a local movement at the mouth."""
+    ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, side), torch.linspace(-0.5, 0.5, side),
+                            indexing="ij")
+    head = torch.stack([2.0 + 0.6 * xs - 0.9 * ys, -1.5 + 0.9 * xs + 0.6 * ys])
+    head = head.view(1, 2, 1, side, side).expand(batch, 2, frames, side, side).clone()
+    face = torch.zeros_like(head)
+    face[:, 1, :, 22:27, 10:22] = -1.0  # an upward movement of the lower face
+    return head, face
+
+
+def test_affine_head_motion_is_removed_and_the_expression_kept() -> None:
+    from attrmer.model.inputs import remove_head_motion
+
+    head, face = _head_and_face()
+    assert torch.allclose(remove_head_motion(head + face, "affine"), face, atol=1e-3)
+    # A translation-only removal leaves the rotation and zoom behind.
+    assert (remove_head_motion(head + face, "translation") - face).abs().max() > 0.2
+    assert torch.equal(remove_head_motion(head, "none"), head)
+    with pytest.raises(ValueError, match="head_motion"):
+        remove_head_motion(head, "rigid")
+
+
+def test_translation_removal_takes_out_a_shift_of_the_whole_face() -> None:
+    from attrmer.model.inputs import remove_head_motion
+
+    _, face = _head_and_face()
+    shifted = face + torch.tensor([3.0, -2.0]).view(1, 2, 1, 1, 1)
+    assert torch.allclose(remove_head_motion(shifted, "translation"), face, atol=1e-5)
+    out = prepare_flow(shifted, 2.0, 32, head_motion="translation")
+    assert torch.allclose(out, face / 2.0, atol=1e-5)

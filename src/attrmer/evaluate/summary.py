@@ -182,6 +182,23 @@ def per_seed_scores(runs: Sequence[SeedPredictions],
             for name, score in scores.items()}
 
 
+def validation_accuracies(directory: Path, seeds: Sequence[int]) -> dict[str, float]:
+    """{seed: accuracy} of each seed's `seed_<s>_validation.csv` (the selected model on the
+    validation subjects); seeds without validation predictions are left out."""
+    accuracies = {}
+    for seed in seeds:
+        path = directory / f"seed_{seed}_validation.csv"
+        if not path.is_file():
+            continue
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            continue
+        if len(frame) and {"y_true", "y_pred"} <= set(frame.columns):
+            accuracies[str(seed)] = round(float((frame["y_true"] == frame["y_pred"]).mean()), 6)
+    return accuracies
+
+
 def summed_confusion(runs: Sequence[SeedPredictions]) -> np.ndarray:
     """The confusion matrix (rows: truth) summed over runs, in class-index order."""
     return sum(confusion_matrix(r.y_true, r.y_pred, r.labels) for r in runs)
@@ -227,7 +244,12 @@ def write_summary(
     if by_seed_path is not None:
         if seeds is None or len(seeds) != len(runs):
             raise ValueError("write_summary: by_seed_path needs one seed per prediction file")
-        write_json(by_seed_path, per_seed_scores(runs, seeds))
+        scores = per_seed_scores(runs, seeds)
+        validation = validation_accuracies(Path(prediction_csvs[0]).parent, seeds)
+        if validation:
+            # What settings may be chosen by: the selected model's validation accuracy.
+            scores["val_accuracy"] = validation
+        write_json(by_seed_path, scores)
     if confusion_csv_path is not None:
         write_confusion_csv(runs, confusion_csv_path)
     if confusion_png_path is not None:

@@ -20,7 +20,9 @@ from scipy import stats
 from attrmer.report.records import CONDITION_KEYS, ExperimentRecord
 
 CONFIDENCE = 0.95
-METRICS = ("accuracy", "uf1", "uar")
+# Test metrics, then the one a setting may be chosen by (the selected models' validation
+# accuracy, where the runs had validation subjects).
+METRICS = ("accuracy", "uf1", "uar", "val_accuracy")
 # Besides the condition, two runs scored on different splits or data cannot be paired.
 SPLIT_KEYS = (*CONDITION_KEYS, "split.seed", "data.root", "synth.seed", "synth.clips")
 
