@@ -51,3 +51,10 @@ def test_reliability_bins_count_every_prediction_once() -> None:
     bins = reliability_bins(probabilities, labels, bins=10)
     assert sum(n for _, _, n in bins) == 300
     assert all(0.0 <= conf <= 1.0 and 0.0 <= acc <= 1.0 for conf, acc, _ in bins)
+
+
+def test_a_model_right_on_every_validation_clip_is_not_sharpened() -> None:
+    # The epoch was chosen on these clips: all right at 0.9 says nothing for sharpening.
+    probabilities = np.full((14, 5), 0.025)
+    probabilities[:, 0] = 0.9
+    assert fit_temperature(probabilities, np.zeros(14, np.int64)) == 1.0
