@@ -43,7 +43,10 @@ def cold_start(video: Path, model: Path | list[Path] | None, repeats: int = 3) -
     """Wall seconds of `attrmer predict VIDEO --json` in a fresh interpreter, `repeats` times."""
     import subprocess
 
-    command = [sys.executable, "-m", "attrmer.cli", "predict", str(video), "--json"]
+    # The installed `attrmer` command, as a user runs it (`python -m` when it is not there).
+    script = Path(sys.executable).parent / "attrmer"
+    command = ([str(script)] if script.is_file() else [sys.executable, "-m", "attrmer.cli"])
+    command += ["predict", str(video), "--json"]
     if isinstance(model, Path):
         command += ["--model", str(model)]
     seconds = []
@@ -174,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     if cold is not None:
         cold_median = statistics.median(cold)
         verdict = "within" if cold_median <= COLD_TARGET_SECONDS else "OVER"
-        print(f"cold: `attrmer predict {cold_video.name}` as a fresh process, median "
+        print(f"cold: `attrmer predict {cold_video.name}` as a fresh process (every seed's "
+              f"model), median "
               f"{cold_median:.2f} s of {len(cold)} (max {max(cold):.2f}), {verdict} the "
               f"{COLD_TARGET_SECONDS:g} s target; {cold_median / median_total:.1f}x the warm "
               "figure")

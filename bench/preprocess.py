@@ -30,12 +30,12 @@ import pandas as pd
 from attrmer.config import Params, SynthConfig
 from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 from attrmer.manifest import COLUMNS, frame_paths, read_manifest, usable, write_manifest
+from attrmer.preprocess.clip import flow_from_aligned
 from attrmer.preprocess.frames import load_clip_frames
 from attrmer.preprocess.pipeline import (
     _init_derive,
     _parallel_map,
     _worker,
-    flow_from_aligned,
     resolve_workers,
     run_align,
     run_flow,

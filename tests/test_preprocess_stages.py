@@ -13,13 +13,14 @@ import yaml
 from attrmer.config import FlowConfig, PreprocessConfig
 from attrmer.manifest import COLUMNS, frame_paths, write_manifest
 from attrmer.preprocess.align import FaceAligner
+from attrmer.preprocess.clip import preprocess_clip
 from attrmer.preprocess.frames import (
     ClipError,
     load_clip_frames,
     read_frame_folder,
     read_video,
 )
-from attrmer.preprocess.pipeline import PreprocessError, preprocess_clip, run_align
+from attrmer.preprocess.pipeline import PreprocessError, run_align
 from attrmer.preprocess.store import ClipStore
 from stages import align as align_stage
 from stages import flow as flow_stage

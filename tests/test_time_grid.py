@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from attrmer.config import FlowConfig
+from attrmer.preprocess.clip import flow_from_aligned, rgb_from_aligned, stream_instants
 from attrmer.preprocess.flow import farneback_flow
-from attrmer.preprocess.pipeline import flow_from_aligned, rgb_from_aligned, stream_instants
 
 
 def _moving_texture(n: int, step_px: float, size: int = 112) -> np.ndarray:

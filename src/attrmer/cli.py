@@ -7,6 +7,7 @@ so `attrmer --help` stays fast and one subcommand's heavy imports never slow ano
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from attrmer import __version__
@@ -32,6 +33,7 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -44,7 +46,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attrmer: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.cli(rest) or 0)
+    code = int(module.cli(rest) or 0)
+    if from_command_line and name in FAST_EXIT:
+        _exit_now(code)
+    return code
+
+
+# Commands whose work is done (files written atomically, output printed) when `cli` returns:
+# run from the shell, they leave without the interpreter's teardown, which with torch, dlib
+# and five networks loaded costs ~0.3 s of a one-clip `attrmer predict`.
+FAST_EXIT = frozenset({"predict"})
+
+
+def _exit_now(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class Predictor:
     def prepare(self, frames: Sequence[np.ndarray]) -> PreparedClip:
         """Align, TIM and flow one decoded clip; raises ClipError (fewer than 2 frames,
         no face found, face leaving the frame)."""
-        from attrmer.preprocess.pipeline import align_clip, flow_from_aligned, rgb_from_aligned
+        from attrmer.preprocess.clip import align_clip, flow_from_aligned, rgb_from_aligned
 
         frames = list(frames)
         for index, frame in enumerate(frames):
@@ -215,7 +215,7 @@ class Predictor:
 
     def align(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """(n, S, S, 3) aligned frames of a decoded clip (for finding its window)."""
-        from attrmer.preprocess.pipeline import align_clip
+        from attrmer.preprocess.clip import align_clip
 
         return align_clip(list(frames), self.aligner).frames
 

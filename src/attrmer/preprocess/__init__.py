@@ -4,41 +4,35 @@
 - `align`: one dlib face geometry per clip (`FaceAligner`);
 - `tim`: the Temporal Interpolation Model (DCT closed form; eigen-solve oracle for tests);
 - `flow`: Farneback flow and its fixed-bound normalisation;
+- `clip`: `preprocess_clip`, the one per-clip path (shared by the stages and `predict`);
 - `store`: the HDF5 stores (`ClipStoreWriter`, `ClipStore`);
-- `pipeline`: `preprocess_clip` (shared by the stages and `predict`) and the stage runners.
+- `pipeline`: the stage runners over a dataset.
+
+Names are imported on first use, so that importing one submodule (a one-clip `predict` needs
+`frames`, `align` and `clip`) does not pull in HDF5 and pandas.
 """
 
-from attrmer.preprocess.align import Alignment, FaceAligner
-from attrmer.preprocess.flow import farneback_flow, normalise_flow
-from attrmer.preprocess.frames import ClipError, load_clip_frames, read_frame_folder, read_video
-from attrmer.preprocess.pipeline import (
-    PreprocessError,
-    ProcessedClip,
-    preprocess_clip,
-    run_align,
-    run_flow,
-    run_interpolate,
-)
-from attrmer.preprocess.store import ClipStore, ClipStoreWriter, StoreError
-from attrmer.preprocess.tim import tim_interpolate
+from __future__ import annotations
 
-__all__ = [
-    "Alignment",
-    "ClipError",
-    "ClipStore",
-    "ClipStoreWriter",
-    "FaceAligner",
-    "PreprocessError",
-    "ProcessedClip",
-    "StoreError",
-    "farneback_flow",
-    "load_clip_frames",
-    "normalise_flow",
-    "preprocess_clip",
-    "read_frame_folder",
-    "read_video",
-    "run_align",
-    "run_flow",
-    "run_interpolate",
-    "tim_interpolate",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Alignment": "align", "FaceAligner": "align",
+    "farneback_flow": "flow", "normalise_flow": "flow",
+    "ClipError": "frames", "load_clip_frames": "frames", "read_frame_folder": "frames",
+    "read_video": "frames",
+    "ProcessedClip": "clip", "preprocess_clip": "clip",
+    "PreprocessError": "pipeline", "run_align": "pipeline", "run_flow": "pipeline",
+    "run_interpolate": "pipeline",
+    "ClipStore": "store", "ClipStoreWriter": "store", "StoreError": "store",
+    "tim_interpolate": "tim",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'attrmer.preprocess' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"attrmer.preprocess.{_WHERE[name]}"), name)

@@ -1,8 +1,8 @@
-"""The per-clip preprocessing and the three stages built on it: align, interpolate, flow.
+"""The three preprocessing stages: align, interpolate, flow, over a whole dataset.
 
-`preprocess_clip` is the one path from decoded frames to the network's inputs; the stages and
-`attrmer predict` both go through the same per-clip functions (`align_clip`,
-`rgb_from_aligned`, `flow_from_aligned`), so training and prediction see identical inputs.
+Each clip goes through the one per-clip path of `attrmer.preprocess.clip` (`align_clip`,
+`rgb_from_aligned`, `flow_from_aligned`), which `attrmer predict` uses too, so training and
+prediction see identical inputs; its names are re-exported here.
 
 The stage functions spread clips over worker processes, show a progress bar, record every
 failed clip with its reason and go on; a stage fails as a whole (and writes nothing) only when
@@ -31,11 +31,14 @@ from tqdm import tqdm
 from attrmer.config import FlowConfig, PreprocessConfig
 from attrmer.errors import AttrmerError
 from attrmer.manifest import frame_paths, read_manifest, usable
-from attrmer.preprocess.align import KEY_POINT_WEIGHTS, TEMPLATE, Alignment, FaceAligner
-from attrmer.preprocess.flow import farneback_flow
+from attrmer.preprocess.align import KEY_POINT_WEIGHTS, TEMPLATE, FaceAligner
+from attrmer.preprocess.clip import (
+    align_clip,
+    flow_from_aligned,
+    rgb_from_aligned,
+)
 from attrmer.preprocess.frames import ClipError, load_clip_frames
 from attrmer.preprocess.store import ClipStore, ClipStoreWriter, encode_clip
-from attrmer.preprocess.tim import tim_interpolate, tim_positions
 
 # Manifest columns carried into every store's per-clip metadata.
 MANIFEST_META = ("key", "dataset", "subject", "clip", "emotion", "action_units", "aus", "split",
@@ -44,80 +47,6 @@ MANIFEST_META = ("key", "dataset", "subject", "clip", "emotion", "action_units",
 
 class PreprocessError(AttrmerError, RuntimeError):
     """A preprocessing stage failed as a whole (no usable clip, or too many failures)."""
-
-
-@dataclass
-class ProcessedClip:
-    rgb: np.ndarray  # (3, T, S, S) uint8 RGB
-    flow: np.ndarray  # (2, T, S, S) float32 raw (u, v) pixels
-    landmarks: np.ndarray  # (68, 2) float32, aligned coordinates
-    matrix: np.ndarray  # (2, 3) source -> aligned
-    detected_frame: int
-    n_source_frames: int
-    status: str = "ok"
-
-
-# --- per clip -------------------------------------------------------------------------------
-
-def align_clip(frames: list[np.ndarray], aligner: FaceAligner) -> Alignment:
-    """Align a decoded clip; a clip too short for TIM fails here, before any detection."""
-    if len(frames) < 2:
-        raise ClipError("one-frame clip", "TIM needs at least 2 frames")
-    return aligner.align(frames)
-
-
-def stream_instants(n_source: int, frames_out: int) -> np.ndarray:
-    """Source-frame positions (0 = onset) of the T instants that BOTH streams describe.
-
-    TIM evaluates the clip at T + 1 evenly spaced instants from onset to offset. Flow field k
-    is the motion arriving at instant k + 1 (from the onset, or from instant k), so the RGB
-    stream shows the same instants 1..T; instant 0, the onset, is only the flow's reference.
-    """
-    return tim_positions(n_source, frames_out + 1)[1:]
-
-
-def rgb_from_aligned(aligned: np.ndarray, frames_out: int) -> np.ndarray:
-    """(n, S, S, 3) aligned frames -> (3, T, S, S) uint8 TIM frames at `stream_instants`."""
-    frames = tim_interpolate(aligned, frames_out + 1)[1:]
-    return np.ascontiguousarray(frames.transpose(3, 0, 1, 2))
-
-
-def grey_frames(aligned: np.ndarray) -> np.ndarray:
-    """(n, S, S, 3) RGB uint8 -> (n, S, S) grey uint8 (one OpenCV call for the whole clip)."""
-    n, height, width, _ = aligned.shape
-    flat = np.ascontiguousarray(aligned).reshape(n * height, width, 3)
-    return cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).reshape(n, height, width)
-
-
-def flow_from_aligned(aligned: np.ndarray, frames_out: int, flow_cfg: FlowConfig) -> np.ndarray:
-    """(n, S, S, 3) aligned frames -> (2, T, S, S) float32 flow from T+1 TIM frames: field k
-    ends at instant k + 1 of the grid, the instant RGB frame k shows (`stream_instants`).
-
-    The clip is made grey before TIM: both are linear, so this equals TIM-then-grey up to
-    rounding, at a third of the cost.
-    """
-    grey = tim_interpolate(grey_frames(aligned), frames_out + 1)
-    return farneback_flow(grey, flow_cfg)
-
-
-def preprocess_clip(
-    frames: list[np.ndarray],
-    *,
-    aligner: FaceAligner,
-    frames_out: int,
-    flow_cfg: FlowConfig,
-) -> ProcessedClip:
-    """Decoded RGB frames (onset..offset) -> the RGB and flow inputs of the network."""
-    alignment = align_clip(frames, aligner)
-    return ProcessedClip(
-        rgb=rgb_from_aligned(alignment.frames, frames_out),
-        flow=flow_from_aligned(alignment.frames, frames_out, flow_cfg),
-        landmarks=alignment.landmarks,
-        matrix=alignment.matrix,
-        detected_frame=alignment.detected_frame,
-        n_source_frames=len(frames),
-        status=alignment.status,
-    )
 
 
 # --- stages ---------------------------------------------------------------------------------

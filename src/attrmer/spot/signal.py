@@ -23,8 +23,8 @@ import numpy as np
 
 from attrmer.config import FlowConfig
 from attrmer.preprocess.align import TEMPLATE
+from attrmer.preprocess.clip import grey_frames
 from attrmer.preprocess.flow import farneback_flow
-from attrmer.preprocess.pipeline import grey_frames
 
 SIGNAL_SIZE = 56  # the side flow is measured at: facial action is still several pixels here
 EYE_HALF_WIDTH, EYE_HALF_HEIGHT = 0.10, 0.07  # of the side, around each template eye

@@ -31,8 +31,8 @@ from attrmer.preprocess.align import (
     transform_scale,
     warp_frames,
 )
+from attrmer.preprocess.clip import grey_frames
 from attrmer.preprocess.flow import farneback_flow
-from attrmer.preprocess.pipeline import grey_frames
 from attrmer.synth.texture import skin_texture
 
 
