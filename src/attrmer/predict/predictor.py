@@ -21,12 +21,10 @@ import numpy as np
 
 from attrmer.modelfile import CONFIG, ModelBundle, ModelFileError, load_model_dir
 from attrmer.predict.confidence import Confidence, assess, calibrated
+from attrmer.preprocess.flow import FLOW_FIELD_KEYS
 from attrmer.preprocess.frames import ClipError, natural_key
 
 STEPS = ("decode", "align", "tim", "flow", "network")
-# The settings that make a clip's preprocessed inputs: models of one ensemble must share them.
-SHARED_FLOW_KEYS = ("reference", "pyr_scale", "levels", "winsize", "iterations", "poly_n",
-                    "poly_sigma")
 
 
 @dataclass(frozen=True)
@@ -180,9 +178,9 @@ class Predictor:
         first, where = self.bundles[0], self.model_dirs[0]
         for bundle, directory in zip(self.bundles[1:], self.model_dirs[1:], strict=True):
             mine = (bundle.classes, bundle.size, bundle.frames,
-                    [getattr(bundle.flow, k) for k in SHARED_FLOW_KEYS])
+                    [getattr(bundle.flow, k) for k in FLOW_FIELD_KEYS])
             theirs = (first.classes, first.size, first.frames,
-                      [getattr(first.flow, k) for k in SHARED_FLOW_KEYS])
+                      [getattr(first.flow, k) for k in FLOW_FIELD_KEYS])
             if mine != theirs:
                 raise ModelFileError(
                     f"{directory}: classes, alignment size, TIM frames or flow settings differ "

@@ -17,6 +17,12 @@ import numpy as np
 
 from attrmer.config import FlowConfig
 
+# The settings a flow field is computed with (the rest of FlowConfig shapes the network's
+# input at training time): a flow store records these, and models that share them can be fed
+# the same preprocessed clip.
+FLOW_FIELD_KEYS = ("reference", "pyr_scale", "levels", "winsize", "iterations", "poly_n",
+                   "poly_sigma")
+
 
 def farneback_flow(grey: np.ndarray, cfg: FlowConfig) -> np.ndarray:
     """(T+1, H, W) uint8 grey frames -> (2, T, H, W) float32 flow (u: x, v: y) in pixels."""

@@ -37,6 +37,7 @@ from attrmer.preprocess.clip import (
     flow_from_aligned,
     rgb_from_aligned,
 )
+from attrmer.preprocess.flow import FLOW_FIELD_KEYS
 from attrmer.preprocess.frames import ClipError, load_clip_frames
 from attrmer.preprocess.store import ClipStore, ClipStoreWriter, encode_clip
 
@@ -136,8 +137,11 @@ def run_flow(
     progress: bool = True,
 ) -> StageSummary:
     """aligned.h5 -> flow.h5: `frames` raw Farneback fields per clip (float16 pixels)."""
-    params = {"preprocess": dataclasses.asdict(preprocess_cfg),
-              "flow": dataclasses.asdict(flow_cfg), "gzip_level": gzip_level}
+    # Only what the fields are computed with: the bound, scale and head-motion keys shape the
+    # network's input at training time and would misdescribe the store.
+    computed = {k: v for k, v in dataclasses.asdict(flow_cfg).items() if k in FLOW_FIELD_KEYS}
+    params = {"preprocess": dataclasses.asdict(preprocess_cfg), "flow": computed,
+              "gzip_level": gzip_level}
     shape = (2, preprocess_cfg.frames, preprocess_cfg.size, preprocess_cfg.size)
     return _derive(aligned_path, out_path, "flow", "flow", _flow_task, params, shape,
                    preprocess_cfg,
