@@ -219,3 +219,17 @@ def test_per_seed_scores_carry_the_validation_accuracy(seed_dir: Path, tmp_path:
     scores = json.loads(by_seed.read_text())
     # Only seed 1 has validation predictions here.
     assert scores["val_accuracy"] == {"1": pytest.approx(sk.accuracy_score(y_true, y_pred))}
+
+
+def test_under_loso_only_the_saved_models_fold_is_calibrated(tmp_path: Path) -> None:
+    from attrmer.evaluate.reliability import calibration_report
+
+    y_true, y_pred = seed_predictions(0, n=20)
+    folds = ["fold0"] * 12 + ["fold1"] * 8
+    write_predictions(tmp_path / "seed_0_predictions.csv", y_true, y_pred, folds=folds)
+    (tmp_path / "seed_0.json").write_text(json.dumps(
+        {"temperature": 2.0, "folds": {"fold0": {}, "fold1": {}}}))
+    report = calibration_report(tmp_path, [0])
+    for kind in ("raw", "calibrated"):
+        bins, _ = report["panels"]["test"][kind]
+        assert sum(n for _, _, n in bins) == 8  # fold1's clips: its model was saved

@@ -449,3 +449,16 @@ def test_a_short_clip_and_an_untrained_motion_are_uncertain(workspace, tmp_path)
     assert record["uncertain"]
     assert any("only 3 frames" in r for r in record["reasons"])
     assert any("barely moves" in r for r in record["reasons"])
+
+
+def test_a_model_config_with_bad_flow_settings_is_a_model_error(workspace, tmp_path, capsys):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    config = json.loads((workspace["model"] / "config.json").read_text())
+    config["flow"]["head_motion"] = "wobble"
+    (broken / "config.json").write_text(json.dumps(config))
+    (broken / "model.safetensors").write_bytes((workspace["model"] / "model.safetensors")
+                                               .read_bytes())
+    assert cli([str(workspace["folder"]), "--model", str(broken)]) == EXIT_MODEL
+    err = capsys.readouterr().err.strip()
+    assert "head_motion" in err and str(broken) in err and "\n" not in err

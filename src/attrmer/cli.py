@@ -6,6 +6,7 @@ so `attrmer --help` stays fast and one subcommand's heavy imports never slow ano
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -59,8 +60,10 @@ FAST_EXIT = frozenset({"predict"})
 
 
 def _exit_now(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # A reader that stopped early (`attrmer predict clips/ | head`) is not an error here.
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
     os._exit(code)
 
 

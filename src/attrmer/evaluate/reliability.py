@@ -2,8 +2,9 @@
 
 For every seed, the selected model's validation predictions (which its temperature was fitted
 on) and its test predictions (which the temperature never saw), pooled over seeds, each shown
-raw and calibrated. Written as `metrics/reliability.png` and, in numbers,
-`metrics/calibration.json`.
+raw and calibrated. Under LOSO a seed saves the last fold's model and temperature, so only that
+fold's predictions are drawn: the other folds' models were never calibrated. Written as
+`metrics/reliability.png` and, in numbers, `metrics/calibration.json`.
 """
 
 from __future__ import annotations
@@ -25,20 +26,27 @@ from attrmer.evaluate.summary import PROBABILITY_PREFIX, PredictionsError
 from attrmer.io import write_json
 
 
-def _probabilities(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    frame = pd.read_csv(path)
+def _seed_record(directory: Path, seed: int) -> tuple[float, str | None]:
+    """The seed's temperature and the fold of its saved model (the last; None if unknown)."""
+    path = directory / f"seed_{seed}.json"
+    try:
+        record = json.loads(path.read_text())
+        folds = list(record.get("folds") or {})
+        return float(record.get("temperature", 1.0)), (folds[-1] if folds else None)
+    except (OSError, ValueError) as exc:
+        raise PredictionsError(f"{path}: cannot read the seed's temperature ({exc})") from None
+
+
+def _probabilities(path: Path, fold: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and labels of a predictions CSV; with several folds (LOSO), only the rows
+    of `fold`, the one whose model (and temperature) the seed saved."""
+    frame = pd.read_csv(path, dtype={"fold": str})
     columns = [c for c in frame.columns if c.startswith(PROBABILITY_PREFIX)]
     if "y_true" not in frame.columns or not columns:
         raise PredictionsError(f"{path}: needs y_true and {PROBABILITY_PREFIX}<class> columns")
+    if fold is not None and "fold" in frame.columns and frame["fold"].nunique() > 1:
+        frame = frame[frame["fold"] == fold]
     return frame[columns].to_numpy(np.float64), frame["y_true"].to_numpy(np.int64)
-
-
-def _temperature(directory: Path, seed: int) -> float:
-    path = directory / f"seed_{seed}.json"
-    try:
-        return float(json.loads(path.read_text()).get("temperature", 1.0))
-    except (OSError, ValueError) as exc:
-        raise PredictionsError(f"{path}: cannot read the seed's temperature ({exc})") from None
 
 
 def calibration_report(directory: str | Path, seeds: Sequence[int]) -> dict[str, Any]:
@@ -47,14 +55,15 @@ def calibration_report(directory: str | Path, seeds: Sequence[int]) -> dict[str,
     pooled: dict[str, dict[str, list[np.ndarray]]] = {}
     temperatures = {}
     for seed in seeds:
-        temperature = temperatures[str(seed)] = _temperature(directory, seed)
+        temperature, fold = _seed_record(directory, seed)
+        temperatures[str(seed)] = temperature
         for side, name in (("validation", f"seed_{seed}_validation.csv"),
                            ("test", f"seed_{seed}_predictions.csv")):
             path = directory / name
             if not path.is_file() or path.stat().st_size == 0:
                 continue
             try:
-                probabilities, labels = _probabilities(path)
+                probabilities, labels = _probabilities(path, fold)
             except pd.errors.EmptyDataError:
                 continue
             entry = pooled.setdefault(side, {"raw": [], "calibrated": [], "labels": []})

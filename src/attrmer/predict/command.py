@@ -177,10 +177,9 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     onset, offset = _at_least(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
     record = _window_record(onset + 1, window.apex + 1, offset + 1,
                             "auto" if window.found else "full (no motion peak)", fps)
+    # A clip with no clear peak is kept whole, which is right for a clip already cut to one
+    # expression; whether it moves too little for the model is the motion check's call.
     record["peak_px"] = round(window.peak, 3)
-    if not window.found:
-        record["reason"] = (f"no expression stands out: facial motion stays within "
-                            f"{window.peak:.2f} px of its resting level")
     return frames[onset:offset + 1], record, time.perf_counter() - start
 
 
@@ -249,7 +248,7 @@ def predict_paths(
     predictions = predictor.classify([clip for _, clip, _ in prepared], batch_size)
     for (index, _, span), prediction in zip(prepared, predictions, strict=True):
         result = prediction.as_dict()
-        reasons = result["reasons"] + ([span.pop("reason")] if "reason" in span else [])
+        reasons = result["reasons"]
         records[index] = {
             "path": records[index]["path"],
             "label": result["label"],

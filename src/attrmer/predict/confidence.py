@@ -7,12 +7,13 @@
   shown to a model of 0.5 px micro-expressions is outside what it learnt, whatever it says;
 - no class is likely: the top calibrated probability is below `MIN_PROBABILITY`;
 - the clip is too short to hold an onset, an apex and an offset (`MIN_FRAMES`).
-The window finder adds its own reason when no expression stands out of the noise.
+In an ensemble the motion check asks every model about its own training range and counts
+against the answer when most of them find the clip outside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,18 +71,22 @@ def motion_reason(motion: float, trained: Mapping[str, float] | None) -> str | N
     return None
 
 
-def assess(clip: PreparedClip, bundle: ModelBundle, probabilities: Mapping[str, float],
-           votes: Mapping[str, int], label: str) -> Confidence:
-    """The reasons not to trust `label` for `clip` (see the module)."""
+def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
+           probabilities: Mapping[str, float], votes: Mapping[str, int],
+           label: str) -> Confidence:
+    """The reasons not to trust `label` for `clip` (see the module); `motion` is the clip's
+    level as the first model measures it."""
     reasons = []
     models = sum(votes.values())
     if models > 1 and votes.get(label, 0) / models < MIN_AGREEMENT:
         spread = ", ".join(f"{n} {name}" for name, n in votes.items())
         reasons.append(f"the {models} models disagree ({spread})")
-    motion = clip_motion(clip, bundle)
-    reason = motion_reason(motion, bundle.info.get("motion"))
-    if reason:
-        reasons.append(reason)
+    motions = [clip_motion(clip, b) for b in bundles]
+    outside = [r for r in (motion_reason(m, b.info.get("motion"))
+                           for m, b in zip(motions, bundles, strict=True)) if r]
+    if len(outside) * 2 > len(bundles):
+        reasons.append(outside[0])
+    motion = motions[0]
     top = max(probabilities.values())
     if top < MIN_PROBABILITY:
         reasons.append(f"no class is likely (the most probable, {label}, has {top:.2f})")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from attrmer.config import ConfigError
 from attrmer.modelfile import CONFIG, ModelBundle, ModelFileError, load_model_dir
 from attrmer.predict.confidence import Confidence, assess, calibrated
 from attrmer.preprocess.flow import FLOW_FIELD_KEYS
@@ -159,6 +160,12 @@ class Predictor:
         self.model_dirs = directories
         self.bundles: list[ModelBundle] = [load_model_dir(d, device=device)
                                            for d in directories]
+        for bundle, directory in zip(self.bundles, directories, strict=True):
+            try:
+                bundle.flow.validate()
+                bundle.model.validate()
+            except ConfigError as exc:
+                raise ModelFileError(f"{directory / CONFIG}: {exc}") from None
         self._check_compatible()
         self.bundle = self.bundles[0]
         self.classes: list[str] = list(self.bundle.classes)
@@ -253,7 +260,7 @@ class Predictor:
                 votes = dict(sorted(votes.items(), key=lambda kv: -kv[1]))
                 predictions.append(Prediction(
                     label=label, probabilities=probabilities, frames=clip.frames, votes=votes,
-                    confidence=assess(clip, self.bundle, probabilities, votes, label),
+                    confidence=assess(clip, self.bundles, probabilities, votes, label),
                     timings={**clip.timings, "network": network_seconds},
                 ))
         return predictions

@@ -107,5 +107,8 @@ def compare(a: ExperimentRecord, b: ExperimentRecord,
     reason = unpaired_reason(a, b)
     if reason is not None:
         raise ValueError(f"cannot pair `{a.name}` with `{b.name}`: {reason}")
+    # A metric the two runs share fewer than two seeds of (validation accuracy of a run
+    # without validation subjects, say) is left out rather than printed as nan.
     return {m: paired_difference(a.by_seed[m], b.by_seed[m], m)
-            for m in metrics if m in a.by_seed and m in b.by_seed}
+            for m in metrics if m in a.by_seed and m in b.by_seed
+            and len(set(a.by_seed[m]) & set(b.by_seed[m])) >= 2}

