@@ -61,13 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.window == "given":
             window = WindowChoice("given" if onset else "full", onset, offset)
         else:
-            window = WindowChoice("auto")
-        path = VIDEOS / name
-        if window.how == "auto" and onset:
-            # The cut first, then the search inside it: predict the cut as its own clip.
-            [record] = _predict_cut(predictor, path, onset, offset)
-        else:
-            [record] = predict_paths(predictor, [path], window=window)
+            window = WindowChoice("auto", onset, offset)  # the search stays inside the cut
+        [record] = predict_paths(predictor, [VIDEOS / name], window=window)
         record["expected"] = expected
         record["cut"] = f"{onset or 1}-{offset or 'end'}"
         records.append(record)
@@ -94,26 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(records, indent=2) + "\n")
     return 0
-
-
-def _predict_cut(predictor, path: Path, onset: int, offset: int) -> list[dict]:
-    """--window auto inside frames onset..offset of `path` (written as a frame folder)."""
-    import tempfile
-
-    import cv2
-
-    from attrmer.predict import ClipSource, read_clip
-    from attrmer.predict import predict_paths as run
-
-    frames, _, _ = read_clip(ClipSource(path, "video"), onset, offset)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / f"{path.stem}_{onset}-{offset}"
-        folder.mkdir()
-        for index, frame in enumerate(frames, start=1):
-            cv2.imwrite(str(folder / f"{index:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        records = run(predictor, [folder])
-    records[0]["path"] = str(path)
-    return records
 
 
 if __name__ == "__main__":

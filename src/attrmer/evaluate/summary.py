@@ -195,7 +195,8 @@ def validation_accuracies(directory: Path, seeds: Sequence[int]) -> dict[str, fl
         except pd.errors.EmptyDataError:
             continue
         if len(frame) and {"y_true", "y_pred"} <= set(frame.columns):
-            accuracies[str(seed)] = round(float((frame["y_true"] == frame["y_pred"]).mean()), 6)
+            accuracies[str(seed)] = round(accuracy(frame["y_true"].to_numpy(),
+                                                   frame["y_pred"].to_numpy()), 6)
     return accuracies
 
 

@@ -112,8 +112,9 @@ def video_fps(source: ClipSource) -> float | None:
 
 @dataclass(frozen=True)
 class WindowChoice:
-    """How the frames to classify are chosen: "auto" (the motion peak), "full" (every frame)
-    or "given" (frames `onset`..`offset`, 1-based and inclusive)."""
+    """How the frames to classify are chosen: "auto" (the motion peak, searched within frames
+    `onset`..`offset` when they are given), "full" (every frame) or "given" (frames
+    `onset`..`offset`, 1-based and inclusive)."""
 
     how: str
     onset: int | None = None

@@ -164,7 +164,9 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     if choice.how == "given":
         frames, first, last = read_clip(source, choice.onset, choice.offset)
         return frames, _window_record(first, None, last, "given", fps), 0.0
-    frames, first, last = read_clip(source)
+    # "auto" searches frames onset..offset when the choice names them (the whole clip when
+    # not); "full" never does.
+    frames, first, last = read_clip(source, choice.onset, choice.offset)
     if choice.how == "full":
         return frames, _window_record(first, None, last, "full", fps), 0.0
     from attrmer.spot import find_window, motion_signal
@@ -175,7 +177,7 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     onset, offset = _at_least(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
-    record = _window_record(onset + 1, window.apex + 1, offset + 1,
+    record = _window_record(first + onset, first + window.apex, first + offset,
                             "auto" if window.found else "full (no motion peak)", fps)
     # A clip with no clear peak is kept whole, which is right for a clip already cut to one
     # expression; whether it moves too little for the model is the motion check's call.

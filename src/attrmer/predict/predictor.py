@@ -182,13 +182,13 @@ class Predictor:
         return self.model_dirs[0].parent
 
     def _check_compatible(self) -> None:
-        first, where = self.bundles[0], self.model_dirs[0]
-        for bundle, directory in zip(self.bundles[1:], self.model_dirs[1:], strict=True):
-            mine = (bundle.classes, bundle.size, bundle.frames,
+        def inputs(bundle: ModelBundle) -> tuple:
+            return (bundle.classes, bundle.size, bundle.frames,
                     [getattr(bundle.flow, k) for k in FLOW_FIELD_KEYS])
-            theirs = (first.classes, first.size, first.frames,
-                      [getattr(first.flow, k) for k in FLOW_FIELD_KEYS])
-            if mine != theirs:
+
+        first, where = inputs(self.bundles[0]), self.model_dirs[0]
+        for bundle, directory in zip(self.bundles[1:], self.model_dirs[1:], strict=True):
+            if inputs(bundle) != first:
                 raise ModelFileError(
                     f"{directory}: classes, alignment size, TIM frames or flow settings differ "
                     f"from {where}'s; an ensemble needs models trained on the same inputs")

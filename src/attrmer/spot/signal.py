@@ -19,6 +19,7 @@ annotated one); the rest are kept whole, which is what they are anyway.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -84,9 +85,7 @@ def motion_signal(aligned: np.ndarray, *, flow_cfg: FlowConfig | None = None,
     grey = grey_frames(aligned)
     small = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
                       for frame in grey])
-    cfg = flow_cfg or FlowConfig(reference="onset")
-    if cfg.reference != "onset":
-        cfg = FlowConfig(**{**cfg.__dict__, "reference": "onset"})
+    cfg = dataclasses.replace(flow_cfg or FlowConfig(), reference="onset")
     flow = farneback_flow(small, cfg)  # (2, n - 1, size, size), every field against frame 0
     mask = face_mask(size)
     u, v = flow[0][:, mask], flow[1][:, mask]  # (n - 1, pixels)
