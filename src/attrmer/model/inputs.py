@@ -129,6 +129,12 @@ def motion_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
     return remove_head_motion(resize_flow(flow, input_size), cfg.head_motion)
 
 
+def motion_levels(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
+    """(B,) `motion_level` of raw flow clips as a model with `cfg` and `input_size` sees them
+    (what training records as its range and `attrmer predict` checks a clip against)."""
+    return motion_level(motion_input(flow, cfg, input_size))
+
+
 def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
                  scale: str = "fixed", reference: float = 1.0, floor: float = 0.15,
                  head_motion: str = "none") -> Tensor:

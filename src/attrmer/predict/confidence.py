@@ -52,10 +52,10 @@ def clip_motion(clip: PreparedClip, bundle: ModelBundle) -> float:
     """`motion_level` of the clip's flow at the model's input size, in pixels."""
     import torch
 
-    from attrmer.model.inputs import motion_input, motion_level
+    from attrmer.model.inputs import motion_levels
 
     flow = torch.from_numpy(clip.flow[None])
-    return float(motion_level(motion_input(flow, bundle.flow, bundle.model.input_size))[0])
+    return float(motion_levels(flow, bundle.flow, bundle.model.input_size)[0])
 
 
 def motion_reason(motion: float, trained: Mapping[str, float] | None) -> str | None:
@@ -81,7 +81,14 @@ def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
     if models > 1 and votes.get(label, 0) / models < MIN_AGREEMENT:
         spread = ", ".join(f"{n} {name}" for name, n in votes.items())
         reasons.append(f"the {models} models disagree ({spread})")
-    motions = [clip_motion(clip, b) for b in bundles]
+    # Models that prepare the flow alike measure the same motion: once per distinct setting.
+    measured: dict[tuple, float] = {}
+    motions = []
+    for bundle in bundles:
+        setting = (bundle.model.input_size, bundle.flow.head_motion)
+        if setting not in measured:
+            measured[setting] = clip_motion(clip, bundle)
+        motions.append(measured[setting])
     outside = [r for r in (motion_reason(m, b.info.get("motion"))
                            for m, b in zip(motions, bundles, strict=True)) if r]
     if len(outside) * 2 > len(bundles):

@@ -35,7 +35,7 @@ from attrmer.evaluate.calibration import (
 )
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
-from attrmer.model.inputs import flow_input, motion_input, motion_level, prepare_rgb
+from attrmer.model.inputs import flow_input, motion_levels, prepare_rgb
 from attrmer.modelfile import save_model_dir
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.augment import augment_batch, mirrored_texts
@@ -395,9 +395,8 @@ def _nll(predictions: pd.DataFrame, classes: list[str]) -> float:
     """Mean negative log-likelihood of the true classes."""
     if predictions.empty:
         return 0.0
-    probabilities = predictions[[f"prob_{c}" for c in classes]].to_numpy()
-    chosen = probabilities[np.arange(len(predictions)), predictions["y_true"].to_numpy()]
-    return float(-np.log(np.clip(chosen, 1e-12, None)).mean())
+    return negative_log_likelihood(predictions[[f"prob_{c}" for c in classes]].to_numpy(),
+                                   predictions["y_true"].to_numpy())
 
 
 @torch.no_grad()
@@ -565,8 +564,8 @@ def training_motion(table: TrainingTable, fold: Fold, params: Params) -> dict[st
     with ClipStore(table.flow_path) as store:
         for key in fold.train["key"]:
             flow = torch.from_numpy(store.read(store.index_of(key)).astype(np.float32))
-            moving = motion_input(flow[None], params.flow, params.model.input_size)
-            levels.append(float(motion_level(moving)[0]))
+            levels.append(float(motion_levels(flow[None], params.flow,
+                                              params.model.input_size)[0]))
     quantiles = np.percentile(levels, [0, 5, 50, 95, 100])
     return {name: round(float(q), 4)
             for name, q in zip(("min", "p05", "median", "p95", "max"), quantiles, strict=True)}
