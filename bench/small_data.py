@@ -9,6 +9,12 @@ accuracy and UF1 (mean ± std over seeds) and MDMO's (one deterministic run).
 
     python bench/small_data.py                       # subsets "3x1" and "5x2", then "full"
     python bench/small_data.py --subsets 3x1 --seeds 0 1 2 3 4
+    python bench/small_data.py --init pretrained     # each seed from models/pretrained
+
+With `--init pretrained` the method starts from the pretrain stage's model (`dvc repro
+pretrain` with `train.init: pretrained`; on the built-in data it saw only the training
+subjects' faces, so the subsets' test subjects stay unseen). The validation accuracy is printed
+beside the test figures: settings are compared on it, never on the test columns.
 
 A subset "CxK" keeps the first C classes of `CLASSES` and at most K clips per subject and class;
 "full" keeps the paper's five classes and every clip.
@@ -17,6 +23,7 @@ A subset "CxK" keeps the first C classes of `CLASSES` and at most K clips per su
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -59,18 +66,24 @@ def subset(manifest: pd.DataFrame, classes: int, per_subject: int, seed: int,
 
 def run(name: str, rows: pd.DataFrame, root: Path, args: argparse.Namespace) -> dict:
     params = load_params(args.params)
+    if args.init:
+        params = dataclasses.replace(params, train=dataclasses.replace(params.train,
+                                                                       init=args.init))
     work = root / name
     manifest_path = work / "manifest.csv"
     write_manifest(rows, manifest_path)
-    accuracies, f1s = [], []
+    accuracies, f1s, validation = [], [], []
     start = time.perf_counter()
     for seed in args.seeds:
         paths = SeedPaths(manifest=manifest_path, rgb=args.rgb, flow=args.flow,
                           attributes=args.attributes, model_dir=work / f"model_{seed}",
                           metrics_dir=work / "metrics", checkpoint_dir=work / f"ckpt_{seed}",
-                          live_dir=work / f"live_{seed}")
+                          live_dir=work / f"live_{seed}", pretrained=args.pretrained)
         metrics = train_seed(params, seed, paths, progress=False)
         accuracies.append(metrics["accuracy"])
+        val = pd.read_csv(work / "metrics" / f"seed_{seed}_validation.csv")
+        validation.append(float((val["y_true"] == val["y_pred"]).mean()) if len(val) else
+                          float("nan"))
         f1s.append(metrics["uf1"])
     seconds = time.perf_counter() - start
     ok = usable(rows)
@@ -87,6 +100,7 @@ def run(name: str, rows: pd.DataFrame, root: Path, args: argparse.Namespace) -> 
         "method": (np.mean(accuracies), np.std(accuracies, ddof=1) if len(accuracies) > 1
                    else 0.0),
         "method_uf1": (np.mean(f1s), np.std(f1s, ddof=1) if len(f1s) > 1 else 0.0),
+        "method_val": np.mean(validation),
         "mdmo": accuracy(y_true, y_pred), "mdmo_uf1": uf1(y_true, y_pred, labels),
         "mdmo_c": chosen, "seconds_per_seed": seconds / len(args.seeds),
     }
@@ -98,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subsets", nargs="+", default=["3x1", "5x2", "full"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--init", default=None,
+                        help="train.init for the method (default: the params file's)")
+    parser.add_argument("--pretrained", type=Path, default=Path("models/pretrained"),
+                        help="what train.init: pretrained starts from")
     parser.add_argument("--manifest", type=Path, default=Path("data/interim/manifest.csv"))
     parser.add_argument("--rgb", type=Path, default=Path("data/processed/rgb.h5"))
     parser.add_argument("--flow", type=Path, default=Path("data/processed/flow.h5"))
@@ -118,14 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run(name, rows, Path(tmp), args))
             r = results[-1]
             print(f"{name}: done ({r['seconds_per_seed']:.0f} s per seed)", flush=True)
-    print(f"\nmethod: params {args.params}, seeds {args.seeds}; MDMO + SVM: one deterministic "
-          "run; both on the same split, selection on training subjects only")
-    print(f"{'subset':<8}{'classes':>8}{'train/val/test':>16}{'method acc %':>16}"
-          f"{'method UF1 %':>16}{'MDMO acc %':>12}{'MDMO UF1 %':>12}")
+    init = args.init or params.train.init
+    print(f"\nmethod: params {args.params}, train.init {init}, seeds {args.seeds}; MDMO + SVM: "
+          "one deterministic run; both on the same split, selection on training subjects only")
+    print(f"{'subset':<8}{'classes':>8}{'train/val/test':>16}{'method val %':>14}"
+          f"{'method acc %':>16}{'method UF1 %':>16}{'MDMO acc %':>12}{'MDMO UF1 %':>12}")
     for r in results:
         sizes = f"{r['train']}/{r['val']}/{r['test']}"
         acc, f1 = r["method"], r["method_uf1"]
-        print(f"{r['subset']:<8}{r['classes']:>8}{sizes:>16}"
+        print(f"{r['subset']:<8}{r['classes']:>8}{sizes:>16}{100 * r['method_val']:>14.1f}"
               f"{100 * acc[0]:>9.1f} ± {100 * acc[1]:<4.1f}{100 * f1[0]:>9.1f} ± "
               f"{100 * f1[1]:<4.1f}{100 * r['mdmo']:>12.1f}{100 * r['mdmo_uf1']:>12.1f}")
     return 0

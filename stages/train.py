@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         ("flow", "data/processed/flow.h5"), ("attributes", "data/processed/attributes.csv"),
         ("model-dir", "models/seed_<s>"), ("metrics-dir", "metrics/seeds"),
         ("checkpoint-dir", "checkpoints/seed_<s>"), ("live-dir", "dvclive/seed_<s>"),
+        ("pretrained", "models/pretrained"),
     ):
         parser.add_argument(f"--{name}", type=Path, default=None,
                             help=f"default: <root>/{help_text}")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = SeedPaths(**{
             field: getattr(args, field) or getattr(defaults, field)
             for field in ("manifest", "rgb", "flow", "attributes", "model_dir", "metrics_dir",
-                          "checkpoint_dir", "live_dir")
+                          "checkpoint_dir", "live_dir", "pretrained")
         })
         metrics = train_seed(params, args.seed, paths, progress=not args.no_progress,
                              dist=dist)

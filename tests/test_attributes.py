@@ -16,7 +16,7 @@ from attrmer.attributes import (
     sentence_for,
 )
 from attrmer.config import AttributesConfig
-from attrmer.facs import ActionUnit, aus_to_json
+from attrmer.facs import ActionUnit, aus_to_json, parse_action_units
 from attrmer.manifest import COLUMNS, ManifestError, write_manifest
 from stages import attributes as attributes_stage
 
@@ -64,8 +64,36 @@ def test_unusable_tokens_are_skipped_and_flagged() -> None:
     aus = [au(None, raw="?", flag="unparsed"), au(10, "L", raw="ref(L10)", flag="reference"),
            au(12), au(3, raw="3")]
     sentence, flag = sentence_for(aus)
-    assert sentence == "lip corner puller"
+    # ref(L10) names AU10 on the left: flagged, but its phrase stays.
+    assert sentence == "left upper lip raiser, lip corner puller"
     assert flag == "unparsed:?; reference:ref(L10); unknown-au:3"
+
+
+@pytest.mark.parametrize(
+    ("cell", "sentence", "flag"),
+    [
+        # SAMM's cells as its sheet writes them.
+        ("ref(L10)+A12B", "left upper lip raiser, slight lip corner puller",
+         "reference:ref(L10); unknown-prefix:A12B"),
+        ("12?", "lip corner puller", "uncertain:12?"),
+        ("7C", "marked lid tightener", ""),
+        ("5B+24", "slight upper lid raiser, lip pressor", ""),
+        ("L2C+12", "marked left outer brow raiser, lip corner puller", ""),
+        ("14+25+26", "dimpler, lips part, jaw drop", ""),
+        ("ref(4)+3", "brow lowerer", "reference:ref(4); unknown-au:3"),
+        ("?", NO_AU_SENTENCE, f"uncertain:?; {NO_AU_FLAG}"),
+    ],
+)
+def test_flagged_samm_cells_keep_their_action_units(cell, sentence, flag) -> None:
+    assert sentence_for(parse_action_units(cell), intensity_words=True) == (sentence, flag)
+
+
+def test_a_flagged_cell_no_longer_shares_the_no_au_sentence() -> None:
+    """`ref(L10)+A12B` used to read "no action unit coded", the sentence of every uncoded clip,
+    so the contrastive loss pushed unrelated clips apart as if they were one text."""
+    flagged, _ = sentence_for(parse_action_units("ref(L10)+A12B"))
+    uncoded, _ = sentence_for(parse_action_units("/"))
+    assert flagged != uncoded == NO_AU_SENTENCE
 
 
 def test_no_usable_au_gets_a_defined_sentence_and_a_flag() -> None:

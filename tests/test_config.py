@@ -59,6 +59,27 @@ def test_invalid_params_name_the_key(override, key):
     assert str(info.value).startswith(key), str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("roots", "adapters", "key"),
+    [
+        ({"casme2/a": "/d/a", "samm": "/d/s"}, {}, "data.roots.casme2/a"),
+        ({"take 1": "/d/a", "take2": "/d/b"}, {"take 1": "casme2", "take2": "casme2"},
+         "data.roots.take 1"),
+        ({"casme2": "/d/a", "samm": "/d/s"}, {"x/y": "casme2"}, "data.adapters.x/y"),
+    ],
+)
+def test_composite_dataset_names_cannot_hold_the_subject_separator(roots, adapters, key):
+    # Subjects are "<dataset>/<subject>": a "/" in the name would split the wrong way.
+    with pytest.raises(ConfigError) as info:
+        Params.from_dict({"data": {"name": "composite", "roots": roots, "adapters": adapters}})
+    assert str(info.value) == (
+        f"{key}: dataset name {key.split('.', 2)[2]!r} may hold only letters, digits, _ and - "
+        "(it prefixes the dataset's subjects as <name>/<subject>)")
+    good = Params.from_dict({"data": {"name": "composite", "roots": {
+        "casme2_v-2": "/d/a", "samm": "/d/s"}, "adapters": {"casme2_v-2": "casme2"}}})
+    assert good.data.datasets == ("casme2_v-2", "samm")
+
+
 def test_load_params_names_the_file(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"model": {"depth": 11}}))

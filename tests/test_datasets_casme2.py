@@ -13,6 +13,7 @@ from attrmer.facs import aus_from_json
 from attrmer.manifest import frame_paths
 from tests.fixtures.datasets.builders import (
     CASME2_2014_EMOTIONS,
+    CASME2_MEGC_COUNTS,
     CASME2_PAPER_COUNTS,
     casme2_2014,
     shared_casme2_2014,
@@ -62,8 +63,18 @@ def test_all_and_megc2019_class_sets(casme2_root):
     assert sorted(everything["emotion"].unique()) == sorted(CASME2_2014_EMOTIONS)
     megc = _manifest(casme2_root, classes="megc2019")
     ok = megc[megc["status"] == "ok"]
-    # negative: disgust, repression, sadness, fear; positive: happiness; surprise.
-    assert ok["label"].value_counts().to_dict() == {0: 63 + 27 + 7 + 2, 1: 32, 2: 25}
+    # MEGC 2019's 145: negative is disgust + repression (not sadness or fear) with an apex.
+    assert ok["label"].value_counts().to_dict() == {0: 63 + 27 - 2, 1: 32, 2: 25}
+    assert ok["class_name"].value_counts().to_dict() == CASME2_MEGC_COUNTS
+    assert ok["subject"].nunique() == 24
+    left_out = megc[megc["reason"].str.contains("keeps only clips whose coders marked an apex")]
+    assert (left_out["status"] == "excluded").all() and len(left_out) == 2
+    assert set(left_out["emotion"]) <= {"disgust", "repression"}
+    slash = left_out.set_index("key").loc["sub04/EP12_01f", "reason"]
+    assert slash.startswith("apex '/' not annotated: class set megc2019")
+    assert left_out["reason"].str.contains("on the onset frame").sum() == 1
+    assert set(megc.loc[megc["reason"].str.startswith("emotion "), "emotion"]) == {
+        "others", "sadness", "fear"}
 
 
 def test_explicit_class_list(casme2_root):

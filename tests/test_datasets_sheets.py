@@ -101,5 +101,5 @@ def test_unknown_class_names(tmp_path):
 
 
 def test_unknown_dataset(tmp_path):
-    with pytest.raises(DatasetError, match="unknown dataset 'smic'"):
-        get_adapter("smic", tmp_path)
+    with pytest.raises(DatasetError, match="unknown dataset '4dme'"):
+        get_adapter("4dme", tmp_path)

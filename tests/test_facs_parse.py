@@ -66,11 +66,29 @@ def test_unreadable_tokens_are_kept_in_order():
     assert parsed[1].number is None and parsed[1].flag == "unparsed"
 
 
-def test_usable_excludes_flagged_tokens():
+def test_flagged_tokens_with_a_facs_name_stay_usable():
     clean, reference, unknown = parse_action_units("12+ref(4)+3")
     assert clean.usable
-    assert not reference.usable and reference.number == 4
+    assert reference.usable and (reference.number, reference.flag) == (4, "reference")
     assert not unknown.usable
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        # (number, side, intensity, flag) of each token, as SAMM's coders write them.
+        ("ref(L10)+A12B", [(10, "L", None, "reference"), (12, None, "B", "unknown-prefix")]),
+        ("12?", [(12, None, None, "uncertain")]),
+        ("R14A", [(14, "R", "A", "")]),
+        # CAS(ME)^3 part C separates with commas, once with a full-width one.
+        ("4\uff0c11", [(4, None, None, ""), (11, None, None, "")]),
+        ("14,L24,", [(14, None, None, ""), (24, "L", None, "")]),
+    ],
+)
+def test_flagged_cells_keep_the_au_number(cell, expected):
+    parsed = parse_action_units(cell)
+    assert [(a.number, a.side, a.intensity, a.flag) for a in parsed] == expected
+    assert all(a.usable for a in parsed)
 
 
 def test_parsed_units_survive_json():

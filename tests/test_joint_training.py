@@ -194,3 +194,12 @@ def test_translation_removal_takes_out_a_shift_of_the_whole_face() -> None:
     assert torch.allclose(remove_head_motion(shifted, "translation"), face, atol=1e-5)
     out = prepare_flow(shifted, 2.0, 32, head_motion="translation")
     assert torch.allclose(out, face / 2.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 16 * 32 * 32])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])
+def test_upper_quantile_is_torch_quantile(n: int, q: float) -> None:
+    from attrmer.model.inputs import upper_quantile
+
+    values = torch.rand(3, n, generator=torch.Generator().manual_seed(n))
+    torch.testing.assert_close(upper_quantile(values, q), torch.quantile(values, q, dim=1))

@@ -10,7 +10,7 @@ from scipy import stats
 
 from attrmer.report import cli as report_cli
 from attrmer.report import comparison_text
-from attrmer.report.records import ExperimentRecord
+from attrmer.report.records import ExperimentRecord, flatten
 from attrmer.report.statistics import compare, paired_difference, unpaired_reason
 from attrmer.report.tables import write_report
 
@@ -109,3 +109,42 @@ def test_compare_option_prints_the_paired_difference(tmp_path, capsys) -> None:
 def test_comparison_text_names_unknown_experiments() -> None:
     with pytest.raises(ValueError, match="finished: a"):
         comparison_text([record("a", [0.1, 0.2])], "a", "b")
+
+
+def composite(name: str, accuracies: list[float], data: dict, split: dict) -> ExperimentRecord:
+    """A composite run with its params flattened as `attrmer report` flattens params.yaml."""
+    params = flatten({"data": {"name": "composite", "classes": "megc2019", **data},
+                      "split": {"protocol": "lodo", **split}})
+    return record(name, accuracies, **params)
+
+
+def test_lodo_runs_tested_on_other_datasets_are_not_paired() -> None:
+    roots = {"roots": {"casme2": "/d/CASME2", "samm": "/d/SAMM"}}
+    on_samm = composite("a", [0.7, 0.8, 0.75], roots, {"test_datasets": ["samm"]})
+    on_casme2 = composite("b", [0.6, 0.7, 0.7], roots, {"test_datasets": ["casme2"]})
+    assert unpaired_reason(on_samm, on_casme2) == (
+        "they differ in `split.test_datasets` (['samm'] vs ['casme2']): another split")
+    # A run recorded before split.test_datasets existed tested on every dataset, as [] does.
+    each = composite("c", [0.6, 0.7, 0.7], roots, {"test_datasets": []})
+    older = record("d", [0.6, 0.7, 0.7],
+                   **{k: v for k, v in each.params.items() if k != "split.test_datasets"})
+    assert unpaired_reason(each, older) is None
+
+
+def test_composites_of_other_datasets_are_not_paired() -> None:
+    casme2_samm = composite("a", [0.7, 0.8, 0.75],
+                            {"roots": {"casme2": "/d/CASME2", "samm": "/d/SAMM"}}, {})
+    assert casme2_samm.params["data.roots.samm"] == "/d/SAMM"
+    casme2_mmew = composite("b", [0.6, 0.7, 0.7],
+                            {"roots": {"casme2": "/d/CASME2", "mmew": "/d/MMEW"}}, {})
+    assert unpaired_reason(casme2_samm, casme2_mmew) == (
+        "they differ in `data.roots.mmew` (None vs '/d/MMEW'): another split")
+    two_takes = {"take1": "/d/a", "take2": "/d/b"}
+    synthetic = composite("c", [0.7, 0.8, 0.75], {"roots": two_takes, "adapters": {
+        "take1": "synthetic", "take2": "synthetic"}}, {})
+    casme2 = composite("d", [0.6, 0.7, 0.7], {"roots": two_takes, "adapters": {
+        "take1": "casme2", "take2": "casme2"}}, {})
+    assert "`data.adapters.take1` ('synthetic' vs 'casme2')" in unpaired_reason(synthetic, casme2)
+    again = composite("e", [0.6, 0.7, 0.7], {"roots": two_takes, "adapters": {
+        "take1": "synthetic", "take2": "synthetic"}}, {})
+    assert unpaired_reason(synthetic, again) is None

@@ -13,6 +13,7 @@ TINY = {
     "preprocess": {"frames": 8, "workers": 2},
     "model": {"width": 4, "input_size": 32, "feature_dim": 16},
     "train": {"epochs": 1, "batch_size": 8, "seeds": [0, 1]},
+    "pretrain": {"clips": 24, "steps": 2, "batch_size": 8},
 }
 
 
@@ -20,7 +21,8 @@ TINY = {
 def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     work = repo_copy(tmp_path / "repo", TINY)
     dag = dvc(["dag", "--md"], work)
-    for stage in ("dataset", "prepare", "align", "interpolate", "flow", "attributes", "train@0",
+    for stage in ("dataset", "prepare", "align", "interpolate", "flow", "attributes", "pretrain",
+                  "train@0",
                   "train@1", "evaluate", "baselines@lbptop", "baselines@mdmo"):
         assert stage in dag
 

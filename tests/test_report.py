@@ -27,6 +27,8 @@ from attrmer.report import (
     selection_text,
     write_report,
 )
+from attrmer.report.records import dataset_cell, flatten
+from attrmer.report.selection import group_conditions
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "exp_show.json"
 
@@ -175,6 +177,42 @@ def test_protocol_and_selection_are_spelled_out() -> None:
                                metrics={})
     assert protocol_text(holdout) == "holdout 1:1 by subject"
     assert selection_text(holdout) == "last epoch of 200"
+
+
+def _composite_record(name: str, roots: dict, adapters: dict | None = None,
+                      test_datasets: list | None = None) -> ExperimentRecord:
+    data = {"name": "composite", "classes": "megc2019", "roots": roots,
+            "adapters": adapters or {}}
+    split = {"protocol": "lodo", "validation_fraction": 0.2}
+    if test_datasets is not None:
+        split["test_datasets"] = test_datasets
+    return ExperimentRecord(name=name, kind="experiment", rev=name, timestamp=None,
+                            params=flatten({"data": data, "split": split}),
+                            metrics={"n_folds": 1, "accuracy.mean": 0.5})
+
+
+def test_composites_and_lodo_test_datasets_get_a_table_block_each() -> None:
+    roots = {"casme2": "/d/CASME2", "samm": "/d/SAMM"}
+    on_samm = _composite_record("on-samm", roots, test_datasets=["samm"])
+    on_casme2 = _composite_record("on-casme2", roots, test_datasets=["casme2"])
+    elsewhere = _composite_record("elsewhere", {"casme2": "/e/CASME2", "samm": "/e/SAMM"},
+                                  test_datasets=["samm"])
+    with_mmew = _composite_record("with-mmew", {"casme2": "/d/CASME2", "mmew": "/d/MMEW"},
+                                  test_datasets=["mmew"])
+    # A run recorded before split.test_datasets existed, beside one that tests every dataset.
+    older = _composite_record("older", roots)
+    each = _composite_record("each", roots, test_datasets=[])
+    blocks = group_conditions([on_samm, on_casme2, elsewhere, with_mmew, older, each])
+    assert sorted(sorted(r.name for r in c.records) for c in blocks) == [
+        ["each", "older"], ["elsewhere", "on-samm"], ["on-casme2"], ["with-mmew"]]
+    titles = {c.records[0].name: c.title for c in blocks}
+    assert titles["on-samm"].startswith(
+        "CASME II + SAMM, leave one dataset out (tested on samm; 1 fold pooled)")
+    assert titles["with-mmew"].startswith("CASME II + MMEW, leave one dataset out")
+    assert dataset_cell(with_mmew) == "CASME II + MMEW"
+    takes = _composite_record("takes", {"a": "/d/a", "b": "/d/b"},
+                              {"a": "synthetic", "b": "synthetic"})
+    assert dataset_cell(takes) == "built-in synthetic data + built-in synthetic data ⚠"
 
 
 def test_cli_reports_an_unreadable_experiment_file(tmp_path: Path, capsys) -> None:

@@ -83,3 +83,52 @@ def test_a_still_clip_keeps_every_frame() -> None:
 def test_fraction_must_be_inside_zero_and_one() -> None:
     with pytest.raises(ValueError, match="fraction"):
         find_window(MotionSignal(np.zeros(5, np.float32)), fraction=1.5)
+
+
+class _Detector:
+    """Stands in for the face aligner: a face in the frames marked True, none elsewhere."""
+
+    def __init__(self, has_face: list[bool]) -> None:
+        self.has_face = has_face
+        self.calls: list[int] = []
+
+    def detect(self, frame: np.ndarray, upsample: int = 0):
+        index = int(frame[0, 0, 0])
+        self.calls.append(index)
+        return np.zeros((68, 2), np.float32) if self.has_face[index] else None
+
+
+def _tagged(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Copies whose first pixel holds the frame index (what _Detector reads)."""
+    tagged = [frame.copy() for frame in frames]
+    for i, frame in enumerate(tagged):
+        frame[0, 0, 0] = i
+    return tagged
+
+
+def test_face_span_ends_where_the_face_leaves_the_shot() -> None:
+    from attrmer.spot.presence import face_span
+
+    face = face_crop()
+    rng = np.random.default_rng(0)
+    scene = [rng.integers(0, 255, face.shape, dtype=np.uint8) for _ in range(8)]
+    aligned = np.stack([displaced(face, (56, 80), 0.5 * i) for i in range(12)] + scene)
+    detector = _Detector([True] * 12 + [False] * 8)
+    assert face_span(_tagged(list(aligned)), aligned, detector) == 12
+    # A face that stays costs no detection at all.
+    still = np.stack([displaced(face, (56, 80), 0.5 * (i % 3)) for i in range(20)])
+    detector = _Detector([True] * 20)
+    assert face_span(_tagged(list(still)), still, detector) == 20
+    assert detector.calls == []
+
+
+def test_face_span_keeps_a_changed_face_that_is_still_detected() -> None:
+    from attrmer.spot.presence import face_span
+
+    face = face_crop()
+    # The head moved far from where the one alignment put it: the crops no longer match the
+    # first, but the detector still finds the face, so nothing is cut.
+    moved = np.stack([face] * 4 + [np.roll(face, (25, 30), axis=(0, 1))] * 6)
+    detector = _Detector([True] * 10)
+    assert face_span(_tagged(list(moved)), moved, detector) == 10
+    assert detector.calls

@@ -8,8 +8,12 @@ Rules (deterministic, so the same AUs always give the same sentence and text id)
   ("slight left lip corner puller");
 - phrases are ordered by AU number, then side, then intensity (not as written in the sheet),
   so "4+7" and "7+4" give one sentence; a phrase that repeats is written once;
-- tokens that did not parse cleanly (flagged by the parser, or an AU number without a FACS name)
-  are left out of the sentence and listed in the row's `flag`;
+- a token the parser flagged but whose AU number has a FACS name (SAMM's `ref(L10)` and `A12B`,
+  a coder's `12?`) keeps its phrase: the flag says how sure the coder was, not which muscle
+  moved, and dropping it would give unrelated clips the same sentence. It is listed in the
+  row's `flag` all the same;
+- tokens without a FACS name (unparsed, or an AU number FACS does not name) are left out of the
+  sentence and listed in the row's `flag`;
 - a clip with no usable AU gets NO_AU_SENTENCE and a non-empty flag, never an empty string.
 
 The text ids number the distinct sentences in sorted order. This module parses no sheets (see
@@ -44,7 +48,7 @@ def _phrase(au: ActionUnit, intensity_words: bool) -> str:
     return " ".join(words)
 
 
-def _skip_reason(au: ActionUnit) -> str:
+def _flag_reason(au: ActionUnit) -> str:
     if au.flag:
         return au.flag
     if au.number is None:
@@ -53,16 +57,17 @@ def _skip_reason(au: ActionUnit) -> str:
 
 
 def sentence_for(aus: list[ActionUnit], *, intensity_words: bool = False) -> tuple[str, str]:
-    """(sentence, flag) for one clip's parsed AUs; flag is "" when every token was usable.
+    """(sentence, flag) for one clip's parsed AUs; flag is "" when every token read cleanly.
 
-    The flag lists each skipped token as `reason:raw`, separated by "; ".
+    The flag lists each flagged or skipped token as `reason:raw`, separated by "; ": flagged
+    tokens with a FACS name are in the sentence, the others are not.
     """
     kept = sorted(
         (au for au in aus if au.usable),
         key=lambda au: (au.number, au.side or "", au.intensity or ""),
     )
     phrases = list(dict.fromkeys(_phrase(au, intensity_words) for au in kept))
-    problems = [f"{_skip_reason(au)}:{au.raw}" for au in aus if not au.usable]
+    problems = [f"{_flag_reason(au)}:{au.raw}" for au in aus if au.flag or not au.usable]
     if not phrases:
         problems.append(NO_AU_FLAG)
         return NO_AU_SENTENCE, "; ".join(problems)

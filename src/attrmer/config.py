@@ -10,6 +10,7 @@ This module only validates and holds values; it does not know how they are used.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,7 +27,15 @@ class ConfigError(AttrmerError, ValueError):
     """A parameter is unknown, of the wrong type or out of range; the message names the key."""
 
 
-DATASETS = ("synthetic", "casme2", "mmew", "samm", "casme3")
+# One dataset each (the adapters of attrmer.datasets), and the names that read several at once.
+DATASETS = ("synthetic", "casme2", "mmew", "samm", "casme3", "casme3c", "casme", "smic",
+            "smic_vis", "smic_nir")
+COMPOSITES = ("megc2019", "composite")
+# What data.name megc2019 reads, in MEGC's order: SMIC-HS, CASME II, SAMM.
+MEGC2019_DATASETS = ("smic", "casme2", "samm")
+# A composite's dataset name prefixes its subjects as `<name>/<subject>`, which the evaluate
+# stage splits on the first "/" to score each dataset: a name holds no "/" (nor "." or spaces).
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 DEPTHS = (10, 18, 34)
 
 
@@ -34,10 +43,18 @@ DEPTHS = (10, 18, 34)
 
 @dataclass(frozen=True)
 class DataConfig:
-    # Which adapter reads `root`: one of DATASETS.
+    # Which adapter reads `root`: one of DATASETS; or one of COMPOSITES, to read the datasets
+    # of `roots` together (megc2019: SMIC-HS, CASME II and SAMM with MEGC's sample selection).
     name: str = "synthetic"
     # Where the dataset lies as delivered (for `synthetic`: where the corpus is rendered).
     root: str = "data/interim/synthetic"
+    # For a composite data.name: dataset -> where it lies as delivered, e.g.
+    # {smic: /data/SMIC, casme2: /data/CASME2, samm: /data/SAMM}; the names are adapters'
+    # unless `adapters` says which adapter reads them.
+    roots: dict[str, str] = field(default_factory=dict)
+    # For a composite: a roots name -> the adapter that reads it, for names that are not an
+    # adapter's (two copies of one dataset: {faces_a: synthetic, faces_b: synthetic}).
+    adapters: dict[str, str] = field(default_factory=dict)
     # A class-set name from `attrmer/datasets/class_sets.yaml` ("paper", "megc2019", "all")
     # or an explicit list of emotion names.
     classes: str | list[str] = "paper"
@@ -48,20 +65,78 @@ class DataConfig:
     def validate(self) -> None:
         if self.max_clip_seconds <= 0:
             raise ConfigError("data.max_clip_seconds: must be positive")
-        if self.name not in DATASETS:
-            raise ConfigError(f"data.name: {self.name!r} is not one of {', '.join(DATASETS)}")
+        if self.name not in DATASETS + COMPOSITES:
+            raise ConfigError(f"data.name: {self.name!r} is not one of "
+                              f"{', '.join(DATASETS + COMPOSITES)}")
+        self._validate_composite()
         if isinstance(self.classes, list) and len(self.classes) < 2:
             raise ConfigError("data.classes: an explicit class list needs at least two classes")
 
 
+    def _validate_composite(self) -> None:
+        if self.name not in COMPOSITES:
+            for key in ("roots", "adapters"):
+                if getattr(self, key):
+                    raise ConfigError(f"data.{key}: only read for a composite data.name "
+                                      f"({', '.join(COMPOSITES)}), not {self.name!r}")
+            return
+        if self.name == "megc2019":
+            if sorted(self.roots) != sorted(MEGC2019_DATASETS):
+                raise ConfigError(
+                    f"data.roots: megc2019 reads exactly {', '.join(MEGC2019_DATASETS)} (SMIC-HS, "
+                    f"CASME II, SAMM); got {', '.join(self.roots) or 'none'}")
+            if self.adapters:
+                raise ConfigError("data.adapters: megc2019 reads its three datasets with their "
+                                  "own adapters; leave data.adapters empty")
+            if self.classes not in ("megc2019", "paper"):
+                raise ConfigError(f"data.classes: megc2019 has MEGC's three classes; set "
+                                  f"megc2019 (or paper), not {self.classes!r}")
+        elif len(self.roots) < 2:
+            raise ConfigError(f"data.roots: a composite reads two or more datasets; got "
+                              f"{', '.join(self.roots) or 'none'}")
+        for name, root in self.roots.items():
+            _check_dataset_name(f"data.roots.{name}", name)
+            if not root.strip():
+                raise ConfigError(f"data.roots.{name}: empty path")
+            adapter = self.adapters.get(name, name)
+            if adapter not in DATASETS:
+                where = f"data.adapters.{name}" if name in self.adapters else f"data.roots.{name}"
+                raise ConfigError(f"{where}: {adapter!r} is not a dataset adapter (one of "
+                                  f"{', '.join(DATASETS)}; name it in data.adapters)")
+        for name in self.adapters:
+            _check_dataset_name(f"data.adapters.{name}", name)
+            if name not in self.roots:
+                raise ConfigError(f"data.adapters.{name}: not a name of data.roots "
+                                  f"({', '.join(self.roots)})")
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The names of the datasets read: roots' names for a composite (megc2019 in MEGC's
+        order), else data.name."""
+        if self.name == "megc2019":
+            return MEGC2019_DATASETS
+        return tuple(self.roots) if self.name in COMPOSITES else (self.name,)
+
+
+def _check_dataset_name(key: str, name: str) -> None:
+    if not DATASET_NAME.fullmatch(name):
+        raise ConfigError(f"{key}: dataset name {name!r} may hold only letters, digits, _ and - "
+                          "(it prefixes the dataset's subjects as <name>/<subject>)")
+
+
 @dataclass(frozen=True)
 class SplitConfig:
-    protocol: Literal["holdout", "loso"] = "holdout"
+    # holdout: subjects 3:2; loso: one fold per subject; lodo: one fold per dataset of a
+    # composite data.name (leave one dataset out).
+    protocol: Literal["holdout", "loso", "lodo"] = "holdout"
     seed: int = 0
     # Share of subjects held out for testing: 0.4 gives the paper's 3:2 train:test.
     test_fraction: float = 0.4
     # Share of the *training* subjects carved off for model selection (0: use the last epoch).
     validation_fraction: float = 0.2
+    # lodo: the datasets tested on, one fold each, trained on every other dataset (empty: each
+    # dataset in turn). [samm] with data.roots {casme2, samm}: train on CASME II, test on SAMM.
+    test_datasets: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
@@ -92,8 +167,14 @@ class SynthConfig:
     # Frame counts of a clip are drawn between these two (onset to offset inclusive).
     min_frames: int = 40
     max_frames: int = 90
+    # Which bundled faces (subject numbers from 1) the clips are drawn on; empty: all of them.
+    # The pretraining corpus uses it to keep the built-in dataset's test faces out.
+    faces: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
+        if any(n < 1 for n in self.faces) or len(set(self.faces)) != len(self.faces):
+            raise ConfigError(f"synth.faces: {self.faces} must be distinct subject numbers "
+                              "from 1")
         if self.clips < 1:
             raise ConfigError(f"synth.clips: {self.clips} must be at least 1")
         if self.fps < 10:
@@ -298,9 +379,14 @@ class TrainConfig:
     # once, after training.
     test_curve: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Where the video network starts: "scratch" (random weights), "pretrained" (the
+    # pretrain stage's models/pretrained) or the path of any attrmer model directory.
+    init: str = "scratch"
 
     def validate(self) -> None:
         self.augment.validate()
+        if not self.init.strip():
+            raise ConfigError("train.init: empty (scratch, pretrained or a model directory)")
         for name in ("min_steps", "warmup_steps", "patience", "checkpoint_interval_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name}: must not be negative")
@@ -320,6 +406,37 @@ class TrainConfig:
             raise ConfigError(f"train.tau: {self.tau} must be positive")
         if self.num_workers < 0:
             raise ConfigError("train.num_workers: must not be negative")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The pretraining corpus (rendered by the built-in renderer) and its training."""
+
+    # Clips rendered for pretraining, with their own seed: never the dataset's own clips.
+    clips: int = 600
+    seed: int = 1000
+    # "auto": on the built-in dataset the faces of its training side only (no test subject's
+    # face is seen), on any other dataset every bundled face; or a list of face numbers.
+    faces: str | list[int] = "auto"
+    # The class set the corpus is labelled with (the built-in corpus' names).
+    classes: str | list[str] = "paper"
+    # Optimiser steps of the video network alone (cross-entropy; no text model).
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 1e-3
+
+    def validate(self) -> None:
+        if self.clips < 10:
+            raise ConfigError(f"pretrain.clips: {self.clips} must be at least 10")
+        if isinstance(self.faces, str) and self.faces != "auto":
+            raise ConfigError(f"pretrain.faces: {self.faces!r} is neither auto nor a list")
+        if isinstance(self.faces, list) and (len(self.faces) < 2 or min(self.faces) < 1):
+            raise ConfigError("pretrain.faces: needs at least two face numbers from 1")
+        for name in ("steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"pretrain.{name}: must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError(f"pretrain.lr: {self.lr} must be positive")
 
 
 # The baselines' C grid: four decades around the usual 1.
@@ -381,6 +498,7 @@ class Params:
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
 
     @classmethod
@@ -392,6 +510,22 @@ class Params:
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             getattr(self, f.name).validate()
+        self._validate_split_against_data()
+
+    def _validate_split_against_data(self) -> None:
+        split, data = self.split, self.data
+        if split.protocol == "lodo" and data.name not in COMPOSITES:
+            raise ConfigError(f"split.protocol: lodo leaves one dataset out of several; set "
+                              f"data.name to {' or '.join(COMPOSITES)} (not {data.name!r})")
+        if split.test_datasets and split.protocol != "lodo":
+            raise ConfigError(f"split.test_datasets: only read under split.protocol lodo, not "
+                              f"{split.protocol}")
+        unknown = [d for d in split.test_datasets if d not in data.datasets]
+        if unknown:
+            raise ConfigError(f"split.test_datasets: {unknown[0]!r} is not a dataset of "
+                              f"data.roots ({', '.join(data.datasets)})")
+        if len(set(split.test_datasets)) != len(split.test_datasets):
+            raise ConfigError("split.test_datasets: a dataset is listed twice")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -448,6 +582,12 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             except ConfigError:
                 continue
         raise ConfigError(f"{key}: {value!r} has the wrong type (expected {_describe(hint)})")
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {_coerce(key_hint, k, f"{key}.{k}"): _coerce(value_hint, v, f"{key}.{k}")
+                for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):

@@ -46,6 +46,10 @@ class ActionUnit:
     raw: the token exactly as written.
     flag: "" when read cleanly; otherwise why it is doubtful ("unparsed", "reference",
         "unknown-au", ...). Flagged tokens are kept, not dropped.
+
+    A token is usable (it names a FACS action unit) whenever its number has a FACS name, flag
+    or not: `ref(L10)`, `A12B` and `12?` say which muscle moved as clearly as `L10`, `12B` and
+    `12`; the flag says only how sure the coder was, and travels with the token.
     """
 
     number: int | None
@@ -56,7 +60,7 @@ class ActionUnit:
 
     @property
     def usable(self) -> bool:
-        return self.number is not None and self.number in FACS_NAMES and not self.flag
+        return self.number is not None and self.number in FACS_NAMES
 
 
 def aus_to_json(aus: list[ActionUnit]) -> str:
@@ -75,8 +79,10 @@ def aus_from_json(text: str) -> list[ActionUnit]:
 #   reference movement (SAMM); it is unwrapped first.
 _TOKEN = re.compile(r"^(?:AU)?([A-Z]?)(\d+)([A-Z]{0,2})(\?)?$")
 _REFERENCE = re.compile(r"^REF\((.*)\)$")
-# Cells separate tokens with "+" (all four datasets); commas and spaces turn up in hand edits.
-_SEPARATORS = re.compile(r"[+,;\s]+")
+# Cells separate tokens with "+" (CASME II, SAMM, MMEW, CAS(ME)^3 part A) or "," (CAS(ME)^3
+# part C, which once writes the full-width comma of a Chinese keyboard: "4，11"); spaces and
+# semicolons turn up in hand edits.
+_SEPARATORS = re.compile(r"[+,;\s\uff0c]+")
 # Letters that stand before the number as a side: L/R (left/right), B/U (bilateral/unilateral)
 # and T (top lip: CAS(ME)^3 writes T18, T24, T28).
 _SIDE_PREFIXES = frozenset("LRBUT")

@@ -18,8 +18,8 @@ from attrmer.io import atomic_path
 # Column order of data/interim/manifest.csv.
 COLUMNS = [
     "key",  # unique clip id: "<subject>/<clip>"
-    "dataset",
-    "subject",
+    "dataset",  # the adapter's name; in a composite, the dataset's name in data.roots
+    "subject",  # in a composite prefixed with the dataset: "casme2/sub01" (and so is the key)
     "clip",
     "frame_dir",  # folder holding the clip's frames
     "frame_pattern",  # str.format pattern of a frame's file name, e.g. "img{}.jpg"
@@ -31,7 +31,9 @@ COLUMNS = [
     "emotion",  # emotion as written, lower-cased
     "label",  # class index within the chosen class set; -1 when excluded
     "class_name",  # the class of that index ("negative" for a megc2019 disgust clip); "" if -1
-    "split",  # holdout: train / val / test; loso: test fold id as "fold<k>"; "" when unused
+    # holdout: train / val / test; loso: test fold id as "fold<k>"; lodo: the held-out
+    # dataset's "fold<k>", or "train" for a dataset only trained on; "" when unused
+    "split",
     "status",  # ok | excluded | failed
     "reason",  # why a row is not ok, or what rule adjusted it
 ]

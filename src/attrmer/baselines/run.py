@@ -3,7 +3,8 @@
 `run_baseline("lbptop" | "mdmo", ...)` computes the baseline's feature for every usable clip
 that training would use (the manifest's usable rows present in both the RGB and the flow store),
 once per run, then fits the baseline's SVM on the training side of each fold (holdout: the
-"train" and "val" rows; LOSO: every other subject) and predicts the test side. The predictions
+"train" and "val" rows; LOSO: every other subject; leave-one-dataset-out: every other
+dataset) and predicts the test side. The predictions
 go to `<out_dir>/predictions.csv` in the format that training writes (key, subject, fold,
 y_true, y_pred, prob_<class>...), and their summary to `summary_path` through
 `attrmer.evaluate.summary.summarize_runs`, so the report shows the baselines beside the method.
@@ -183,14 +184,16 @@ def baseline_folds(rows: pd.DataFrame, protocol: str) -> list[Fold]:
     if protocol == "holdout":
         fold = Fold(HOLDOUT_FOLD, np.isin(split, TRAINING_SIDES), split == "test")
         folds = [fold]
-    elif protocol == "loso":
+    elif protocol in ("loso", "lodo"):
         names = sorted({s for s in split if s.startswith("fold")}, key=lambda s: int(s[4:]))
         if not names:
             raise BaselineSetupError(
-                "split.protocol is loso but the manifest has no fold<k> rows; re-run prepare"
+                f"split.protocol is {protocol} but the manifest has no fold<k> rows; re-run "
+                "prepare"
             )
-        in_folds = np.char.startswith(split.astype(str), "fold")
-        folds = [Fold(name, in_folds & (split != name), split == name) for name in names]
+        # Under lodo the datasets only trained on are marked "train": in every fold's training.
+        trains = np.char.startswith(split.astype(str), "fold") | (split == "train")
+        folds = [Fold(name, trains & (split != name), split == name) for name in names]
     else:
         raise BaselineSetupError(f"split.protocol: unknown protocol {protocol!r}")
     for fold in folds:

@@ -3,9 +3,10 @@
 An adapter knows one dataset as its authors deliver it: where the annotation sheet and the frame
 folders lie under `data.root`, which columns the sheet has and on which row its header sits, and
 how a sheet row names its frames. It turns the sheet into `ClipRecord`s, one per sheet row,
-untouched by any judgement. Deciding what is usable (annotation rules, frames on disk), which
-class a clip belongs to and which split it goes to is not an adapter's job; see
-`attrmer.datasets.rules`, `.classes`, `.splits` and `.prepare`.
+untouched by any judgement (a dataset without a sheet, SMIC, reads its folder tree as one).
+Deciding what is usable (annotation rules, frames on disk), which class a clip belongs to and
+which split it goes to is not an adapter's job; see `attrmer.datasets.rules`, `.classes`,
+`.splits` and `.prepare`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,12 +51,17 @@ class ClipRecord:
     frame_dir: Path
     frame_pattern: str
     sheet_row: int  # 1-based row number in the sheet, for messages
+    # What the adapter could not make of the row while reading it, in one line naming the cell
+    # (a SAMM Subject "six" names no frame folder); a row with a problem fails with it as reason.
+    problem: str = ""
 
 
 @dataclass(frozen=True)
 class Located:
     """Where a dataset's pieces were found under `root`."""
 
+    # The annotation sheet; for a dataset without one (SMIC), the folder whose tree holds the
+    # clips.
     sheet: Path
     # The folder the frame layout starts from; None when no frame folder was found (the sheet
     # can still be read, every clip then fails with "frames missing").
@@ -79,15 +85,26 @@ class DatasetAdapter(ABC):
     worksheet: ClassVar[str | None] = None
     # 0-based row of the column header in the official file.
     header_row: ClassVar[int] = 0
-    # The sheet's onset, apex, offset, action-unit and emotion columns, in that order.
-    annotation_columns: ClassVar[tuple[str, str, str, str, str]] = (
+    # The sheet's onset, apex, offset, action-unit and emotion columns, in that order (apex None
+    # for a sheet without one).
+    annotation_columns: ClassVar[tuple[str, str | None, str, str, str]] = (
         "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion",
     )
+    # Other spellings a column goes by in some releases: official name -> alternatives.
+    column_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # False for a dataset delivered without a coding sheet (SMIC): its folder tree is the index.
+    has_sheet: ClassVar[bool] = True
+
+    @property
+    def apex_annotated(self) -> bool:
+        """False for a dataset whose coders marked no apex (SMIC, CAS(ME)^3 part C): the rules
+        then take the middle frame without a note on every row."""
+        return self.annotation_columns[1] is not None
 
     @property
     def required_columns(self) -> tuple[str, ...]:
         """Columns the sheet must have, as written in the official file."""
-        return ("Subject", "Filename", *self.annotation_columns)
+        return ("Subject", "Filename", *(c for c in self.annotation_columns if c is not None))
 
     def __init__(self, root: str | Path, *, fps: float | None = None) -> None:
         self.root = Path(root)
@@ -118,6 +135,7 @@ class DatasetAdapter(ABC):
             worksheet=self.worksheet,
             header_row=self.header_row,
             required=self.required_columns,
+            aliases=self.column_aliases,
         )
 
     def rows(self) -> list[ClipRecord]:
@@ -130,20 +148,23 @@ class DatasetAdapter(ABC):
         return list(self._records(sheet, frames_root))
 
     def _record(self, row: dict[str, Any], *, subject: str, clip: str, frame_dir: Path,
-                frame_pattern: str, emotion: str | None = None) -> ClipRecord:
+                frame_pattern: str, emotion: str | None = None,
+                problem: str = "") -> ClipRecord:
         """A sheet row as a record: the annotation cells as written, the frames' location."""
         onset, apex, offset, action_units, emotion_column = self.annotation_columns
         return ClipRecord(
             subject=subject,
             clip=clip,
             onset=row[onset],
-            apex=row[apex],
+            # A dataset without an apex column names no column for it (None).
+            apex=row[apex] if apex is not None else None,
             offset=row[offset],
             action_units=cell_text(row[action_units]),
             emotion=cell_text(row[emotion_column]).lower() if emotion is None else emotion,
             frame_dir=frame_dir,
             frame_pattern=frame_pattern,
             sheet_row=int(row["_sheet_row"]),
+            problem=problem,
         )
 
     # -- what a dataset fills in -------------------------------------------------------------
@@ -216,13 +237,21 @@ def find_sheet(root: Path, patterns: tuple[str, ...], dataset: str) -> Path:
 
 
 def read_sheet(
-    path: Path, *, worksheet: str | None, header_row: int, required: tuple[str, ...]
+    path: Path, *, worksheet: str | None, header_row: int, required: tuple[str, ...],
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """Read a sheet whose column header sits on `header_row` (0-based) and check its columns.
 
     The header must be where the official file has it; a header found elsewhere, a missing
-    column or a file that is not a readable spreadsheet are errors naming the file.
+    column or a file that is not a readable spreadsheet are errors naming the file. A required
+    column may go by one of its `aliases`; it is renamed to the official name. A column under
+    its official name wins over an alias beside it (which is left as it is); two aliases of one
+    column and not its official name are an error.
     """
+    not_a_workbook = _not_a_workbook(path)
+    if not_a_workbook:
+        raise DatasetError(f"{path}: cannot read it as a spreadsheet: {not_a_workbook}")
+    spellings = {c: (c, *(aliases or {}).get(c, ())) for c in required}
     try:
         book = pd.ExcelFile(path)
     except Exception as exc:  # pandas raises many types for a damaged or foreign file
@@ -250,7 +279,7 @@ def read_sheet(
 
     def holds_header(row: int) -> bool:
         cells = {c.lower() for c in header_cells(row)}
-        return all(col.lower() in cells for col in required)
+        return all(any(s.lower() in cells for s in spellings[col]) for col in required)
 
     if header_row >= len(grid) or not holds_header(header_row):
         found_at = next(
@@ -265,7 +294,9 @@ def read_sheet(
             )
         if header_row < len(grid):
             present = [c for c in header_cells(header_row) if c]
-            missing = [c for c in required if c.lower() not in {p.lower() for p in present}]
+            lowered = {p.lower() for p in present}
+            missing = [c for c in required
+                       if not any(s.lower() in lowered for s in spellings[c])]
             raise DatasetError(
                 f"{where}: missing columns {', '.join(missing)} in the header on row "
                 f"{header_row + 1} (expected {expected}; found {', '.join(present) or 'nothing'})"
@@ -277,9 +308,7 @@ def read_sheet(
     columns = _unique_names(header_cells(header_row))
     body = grid.iloc[header_row + 1:].copy()
     body.columns = columns
-    # Canonical spelling of the required columns, whatever their case in this file.
-    lookup = {c.lower(): c for c in required}
-    body = body.rename(columns={c: lookup[c.lower()] for c in columns if c.lower() in lookup})
+    body = body.rename(columns=_official_names(columns, spellings, where))
     # 1-based sheet row of each body row, kept for messages.
     body.insert(0, "_sheet_row", range(header_row + 2, header_row + 2 + len(body)))
     # Trailing rows with nothing in the required columns are formatting leftovers, not clips.
@@ -288,6 +317,34 @@ def read_sheet(
     if body.empty:
         raise DatasetError(f"{where}: the sheet has a header but no annotated rows")
     return body
+
+
+# The first bytes of the two workbook formats pandas reads: .xlsx/.xlsm are zip archives,
+# .xls is an OLE2 compound file.
+_WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
+def _not_a_workbook(path: Path) -> str:
+    """Why `path` cannot be an Excel workbook, judged from its first bytes, or "" when it may be.
+
+    A sheet exported as CSV and renamed `.xlsx` would otherwise meet pandas' "Excel file format
+    cannot be determined, you must specify an engine manually", which names neither the file
+    nor the fix.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return ""  # pandas reports a file it cannot open in its own words
+    if not head or head.startswith(_WORKBOOK_SIGNATURES):
+        return ""
+    # Text in any 8-bit encoding has no NUL byte; binary formats have many in their first kB.
+    if b"\x00" not in head:
+        return (f"it is a text file (CSV or similar), not an Excel workbook, although named "
+                f"{path.suffix}; open it in a spreadsheet program and save it as an Excel "
+                "workbook (.xlsx), or use the sheet as the dataset's owners delivered it")
+    return ("its content is neither an .xlsx nor an .xls workbook; replace it with the sheet "
+            "as the dataset's owners delivered it")
 
 
 def is_blank(value: Any) -> bool:
@@ -379,6 +436,26 @@ def _header_name(value: Any) -> str:
     return "" if is_blank(value) else str(value).strip()
 
 
+def _official_names(columns: list[str], spellings: Mapping[str, tuple[str, ...]],
+                    where: str) -> dict[str, str]:
+    """{column as this file spells it: official name} for each required column: the official
+    name in any case if present, else its one alias present."""
+    renames = {}
+    for official, names in spellings.items():
+        found = [c for c in columns if c.lower() == official.lower()]
+        if not found:
+            aliases = {a.lower() for a in names[1:]}
+            found = [c for c in columns if c.lower() in aliases]
+            if len(found) > 1:
+                raise DatasetError(
+                    f"{where}: columns {', '.join(found)} are all {official} under other names; "
+                    f"keep one, or name the one to read {official}")
+        if found:
+            # The exact spelling first, then the first column in another case.
+            renames[official if official in found else found[0]] = official
+    return renames
+
+
 def _unique_names(names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     out = []
@@ -396,3 +473,24 @@ def _unique_names(names: list[str]) -> list[str]:
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def find_layout_root(root: Path, layouts: Sequence[tuple[str, str]],
+                     is_frame_folder: Callable[[Path, str], bool]) -> Path | None:
+    """The folder of the first of `layouts` (folder name, what its frames are called) found
+    under `root` that `is_frame_folder(folder, name)` accepts, or None."""
+    for folder_name, _ in layouts:
+        found = find_dir(root, lambda d, n=folder_name: is_frame_folder(d, n))
+        if found is not None:
+            return found
+    return None
+
+
+def layout_at(frames_root: Path, layouts: Sequence[tuple[str, str]]) -> tuple[Path, str]:
+    """(frames root, its layout's frame naming); when `frames_root` is none of the layouts'
+    folders (none was found), the first layout's folder under it, so that the paths a
+    missing-frames reason shows are those of the dataset as delivered."""
+    naming = {folder.lower(): frames for folder, frames in layouts}.get(frames_root.name.lower())
+    if naming is None:
+        return frames_root / layouts[0][0], layouts[0][1]
+    return frames_root, naming

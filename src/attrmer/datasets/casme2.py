@@ -1,7 +1,7 @@
 """CASME II as delivered: the coding sheet plus raw or cropped frame folders.
 
 Sheet: `CASME2-coding-20140508.xlsx`, or the 2019-07-01 revision (`CASME2-coding-20190701.xlsx`,
-which adds an `Objective Class` column); any `CASME2-coding-*.xlsx` is accepted. One worksheet,
+which adds an `Objective Classes` column); any `CASME2-coding-*.xlsx` is accepted. One worksheet,
 header on row 1: Subject (an integer, 1 -> folder `sub01`), Filename, OnsetFrame, ApexFrame,
 OffsetFrame, Action Units, Estimated Emotion (two blank columns in between).
 Frames: `CASME2_RAW_selected/subXX/<Filename>/img<N>.jpg` (raw, preferred: the align stage does
@@ -24,7 +24,8 @@ from attrmer.datasets.base import (
     DatasetAdapter,
     cell_int,
     cell_text,
-    find_dir,
+    find_layout_root,
+    layout_at,
     register,
 )
 
@@ -41,22 +42,14 @@ class Casme2Adapter(DatasetAdapter):
     sheet_patterns = ("CASME2-coding-*.xlsx",)
 
     def _find_frames_root(self, root: Path) -> Path | None:
-        for folder_name, _ in _FRAME_LAYOUTS:
-            found = find_dir(root, lambda d, n=folder_name: _is_frame_folder(d, n))
-            if found is not None:
-                return found
-        return None
+        return find_layout_root(root, _FRAME_LAYOUTS, _is_frame_folder)
 
     def _frames_expected(self) -> tuple[str, ...]:
         return tuple(f"{folder}/subXX/<Filename>/{pattern.format('<N>')}"
                      for folder, pattern in _FRAME_LAYOUTS)
 
     def _records(self, sheet: pd.DataFrame, frames_root: Path) -> Iterator[ClipRecord]:
-        layouts = {folder.lower(): pattern for folder, pattern in _FRAME_LAYOUTS}
-        pattern = layouts.get(frames_root.name.lower())
-        if pattern is None:
-            # No frame folder was found: show the raw layout's paths under root.
-            frames_root, pattern = frames_root / _FRAME_LAYOUTS[0][0], _FRAME_LAYOUTS[0][1]
+        frames_root, pattern = layout_at(frames_root, _FRAME_LAYOUTS)
         for row in sheet.to_dict("records"):
             subject = _subject_folder(row["Subject"])
             clip = cell_text(row["Filename"])

@@ -28,6 +28,8 @@ class ClassSet:
     classes: tuple[str, ...]
     # emotion (lower-case, as in the manifest) -> label index
     members: dict[str, int]
+    # Only clips whose sheet gives a usable apex belong to the set (MEGC 2019 on CASME II).
+    annotated_apex_only: bool = False
 
     def label_of(self, emotion: str) -> int | None:
         return self.members.get(emotion.strip().lower())
@@ -76,11 +78,16 @@ def resolve_class_set(
             f"(known: {', '.join(class_set_names(dataset_key))}, or a list of emotions)"
         )
     definition = sets[spec]
+    annotated_apex_only = False
+    if isinstance(definition, dict) and "classes" in definition:
+        annotated_apex_only = bool(definition.get("annotated_apex_only", False))
+        definition = definition["classes"]
     if isinstance(definition, list):
         classes = [str(c).lower() for c in definition]
-        return ClassSet(spec, tuple(classes), {c: i for i, c in enumerate(classes)})
+        return ClassSet(spec, tuple(classes), {c: i for i, c in enumerate(classes)},
+                        annotated_apex_only)
     members: dict[str, int] = {}
     for label, emotions in enumerate(definition.values()):
         for emotion in emotions:
             members[str(emotion).lower()] = label
-    return ClassSet(spec, tuple(str(c) for c in definition), members)
+    return ClassSet(spec, tuple(str(c) for c in definition), members, annotated_apex_only)

@@ -8,8 +8,9 @@ stage after it. The sheet is hashed whole (it is small); frame files by name, si
 modification time (hashing every frame would cost as much as decoding the dataset).
 
 For the built-in dataset the fingerprint is a constant: `prepare` renders the corpus itself,
-from parameters and code it already depends on. Not a record of what is usable: that is the
-manifest.
+from parameters and code it already depends on. A composite (several datasets read as one)
+fingerprints each of its datasets; SMIC, which has no sheet, by its frame listing alone. Not a
+record of what is usable: that is the manifest.
 """
 
 from __future__ import annotations
@@ -19,22 +20,32 @@ import os
 from pathlib import Path
 from typing import Any
 
-from attrmer.config import DataConfig
+from attrmer.config import COMPOSITES, DataConfig
 from attrmer.datasets.base import get_adapter
 
 
 def dataset_fingerprint(data: DataConfig) -> dict[str, Any]:
     """{"dataset", "sheet", "sheet_sha256", "frames_root", "frame_files", "frame_bytes",
-    "frames_sha256"} for a real dataset; a constant record for the synthetic one."""
+    "frames_sha256"} for a real dataset; a constant record for the synthetic one;
+    {"dataset", "datasets": {name: that record}} for a composite."""
+    if data.name in COMPOSITES:
+        return {"dataset": data.name, "datasets": {
+            name: _fingerprint(data.adapters.get(name, name), data.roots[name])
+            for name in data.datasets}}
     if data.name == "synthetic":
         return {"dataset": "synthetic", "frames": "rendered by the prepare stage"}
-    adapter = get_adapter(data.name, data.root)
+    return _fingerprint(data.name, data.root)
+
+
+def _fingerprint(name: str, root_text: str) -> dict[str, Any]:
+    adapter = get_adapter(name, root_text)
     located = adapter.located  # raises DatasetError naming what was looked for
-    root = Path(data.root)
+    root = Path(root_text)
     record: dict[str, Any] = {
-        "dataset": data.name,
-        "sheet": _relative(located.sheet, root),
-        "sheet_sha256": hashlib.sha256(located.sheet.read_bytes()).hexdigest(),
+        "dataset": name,
+        "sheet": _relative(located.sheet, root) if adapter.has_sheet else None,
+        "sheet_sha256": (hashlib.sha256(located.sheet.read_bytes()).hexdigest()
+                         if adapter.has_sheet else None),
         "frames_root": None,
         "frame_files": 0,
         "frame_bytes": 0,

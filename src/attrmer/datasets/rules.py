@@ -3,11 +3,14 @@
 Each rule looks at one sheet row and either adjusts it (status stays ok, `reason` says what was
 changed) or makes it unusable (status failed, `reason` says why). Rules, in the order applied:
 
-1. subject or clip missing                       -> failed
+1. subject or clip missing, or a problem the     -> failed (`ClipRecord.problem`, the
+   adapter met reading the row                      adapter's reason: a SAMM Subject "six")
 2. onset or offset not a frame number            -> failed
 3. offset 0 (not annotated)                      -> failed
 4. offset before onset                           -> failed
 5. apex missing, "/" or not a number             -> apex = middle of onset..offset
+   (a dataset whose coders mark no apex, SMIC or     (without a note: every row would carry it)
+   CAS(ME)^3 part C, takes the middle too)
 6. apex outside [onset, offset]                  -> apex = middle of onset..offset
 7. fewer than 2 frames (offset == onset)         -> failed
 8. longer than `max_clip_seconds` (default 5 s,  -> failed (a micro-expression lasts under
@@ -18,7 +21,9 @@ All notes of a row are kept, joined by "; ", so a row with several problems show
 a note that makes a row unusable starts with its rule's name ("offset before onset: ...",
 "frames missing: ...").
 Frames are checked for existence only; decoding them is the align stage's job. Which emotions
-are kept is not decided here (`attrmer.datasets.classes`).
+are kept is not decided here (`attrmer.datasets.classes`); `unannotated_apex` only says why a
+row's sheet gives no apex, for a class set that keeps annotated apexes alone (MEGC 2019's
+CASME II).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from attrmer.datasets.base import ClipRecord, cell_int, cell_text
+from attrmer.datasets.base import ClipRecord, cell_int, cell_text, is_blank
 
 DEFAULT_MAX_CLIP_SECONDS = 5.0
 # How many missing frame names a reason lists before it only counts them.
@@ -54,17 +59,25 @@ class Judgement:
 
 
 def judge_annotation(
-    record: ClipRecord, *, fps: float, max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS
+    record: ClipRecord, *, fps: float, max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS,
+    apex_annotated: bool = True,
 ) -> Judgement:
-    """Apply rules 1-8 to a row (frames are checked separately, by `check_frames`)."""
+    """Apply rules 1-8 to a row (frames are checked separately, by `check_frames`).
+
+    apex_annotated: False for a dataset without apex annotation; its apex is the middle frame.
+    """
     onset, apex, offset = cell_int(record.onset), cell_int(record.apex), cell_int(record.offset)
     judgement = Judgement(onset=onset, apex=apex, offset=offset)
+    if record.problem:
+        judgement.fail(record.problem)
     if not record.subject:
         judgement.fail("no subject")
     if not record.clip:
         judgement.fail("no clip name (Filename)")
     for name, value, raw in (("onset", onset, record.onset), ("offset", offset, record.offset)):
-        if value is None:
+        # A blank cell the adapter's problem already explains (a SMIC folder without frames)
+        # would only repeat it.
+        if value is None and not (record.problem and is_blank(raw)):
             judgement.fail(f"not a frame number: {name} {_shown(raw)}")
     if onset is None or offset is None:
         return judgement
@@ -73,7 +86,9 @@ def judge_annotation(
     elif offset < onset:
         judgement.fail(f"offset before onset: offset {offset}, onset {onset}")
     middle = (onset + offset) // 2
-    if apex is None:
+    if not apex_annotated:
+        judgement.apex = None if judgement.failed else middle
+    elif apex is None:
         if judgement.failed:
             judgement.notes.append(f"apex {_shown(record.apex)} missing")
         else:
@@ -99,6 +114,23 @@ def judge_annotation(
             f"{max_clip_seconds:g} s, not a micro-expression"
         )
     return judgement
+
+
+def unannotated_apex(record: ClipRecord, judgement: Judgement) -> str:
+    """Why the sheet gives no usable apex for this row, or "" when it does.
+
+    Usable: a frame number after the onset and not after the offset. The rules replace a missing
+    or misplaced apex by the middle frame, which serves TIM and the flow; a protocol that reads
+    the coders' apex (MEGC 2019 on CASME II) leaves such clips out instead.
+    """
+    apex, onset, offset = cell_int(record.apex), judgement.onset, judgement.offset
+    if apex is None:
+        return f"apex {_shown(record.apex)} not annotated"
+    if onset is not None and apex == onset:
+        return f"apex {apex} on the onset frame"
+    if onset is not None and offset is not None and not onset < apex <= offset:
+        return f"apex {apex} outside onset..offset ({onset}..{offset})"
+    return ""
 
 
 @dataclass

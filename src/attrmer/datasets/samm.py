@@ -51,9 +51,16 @@ class SammAdapter(DatasetAdapter):
         for row in sheet.to_dict("records"):
             number = cell_int(row["Subject"])
             subject = f"{number:03d}" if number is not None else cell_text(row["Subject"])
+            problem = ""
+            if number is None and subject:
+                # The subject names the frame folder (6 -> 006/); a word names none, and would
+                # otherwise surface only as "frames missing".
+                problem = (f"sheet row {row['_sheet_row']}: Subject {subject!r} is not a number "
+                           "(SAMM numbers its subjects: 6 -> frame folder 006); correct the cell")
             clip = cell_text(row["Filename"])
             yield self._record(
                 row, subject=subject, clip=clip, frame_dir=frames_root / subject / clip,
                 # Braces of the subject are escaped so str.format sees only the frame number.
                 frame_pattern=subject.replace("{", "{{").replace("}", "}}") + "_{:05d}.jpg",
+                problem=problem,
             )

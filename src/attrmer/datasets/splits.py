@@ -1,4 +1,5 @@
-"""Subject-independent splits: the paper's holdout (subjects 3:2) and leave-one-subject-out.
+"""Subject-independent splits: the paper's holdout (subjects 3:2), leave-one-subject-out, and,
+for several datasets read together, leave-one-dataset-out.
 
 A subject's clips always land on one side. The holdout draws many subject partitions with the
 right subject count from `split.seed` and keeps the one whose class proportions match best on
@@ -74,6 +75,32 @@ def loso_folds(subjects: Sequence[str]) -> dict[str, str]:
             f"found {len(people)}"
         )
     return {person: f"fold{k}" for k, person in enumerate(people)}
+
+
+def leave_one_dataset_out(datasets: Sequence[str],
+                          held_out: Sequence[str] = ()) -> dict[str, str]:
+    """Leave-one-dataset-out: dataset -> "fold<k>" for each dataset tested on, "train" for the
+    datasets only ever trained on.
+
+    datasets: the datasets with usable clips, in the order to number the folds by. held_out:
+    the datasets to test on, one fold each (empty: every dataset); fold k tests on one of them
+    and trains on every other dataset. Held out `[B]` of `[A, B]` is the train-on-A,
+    test-on-B protocol.
+    """
+    if len(datasets) < 2:
+        raise DatasetError(
+            f"leave-one-dataset-out needs at least 2 datasets with usable clips; found "
+            f"{len(datasets)} ({', '.join(datasets) or 'none'})"
+        )
+    tested = list(held_out) or list(datasets)
+    absent = [d for d in tested if d not in datasets]
+    if absent:
+        raise DatasetError(
+            f"split.test_datasets: {', '.join(absent)} has no usable clip (datasets with "
+            f"usable clips: {', '.join(datasets)})"
+        )
+    folds = {d: f"fold{k}" for k, d in enumerate(d for d in datasets if d in tested)}
+    return {d: folds.get(d, "train") for d in datasets}
 
 
 def _balanced_subset(

@@ -16,6 +16,12 @@ The summary holds scalar leaves only, so `dvc metrics show/diff` and `dvc exp sh
 Accuracy, UF1 and UAR are fractions in [0, 1]; the report turns them into percent. A class with
 no test sample in any seed has no recall and no ``recall.<class>`` key.
 
+Several datasets read as one (a composite data.name: the MEGC 2019 composite, or
+leave-one-dataset-out) name each subject ``<dataset>/<subject>``; the summary then scores each
+dataset's predictions apart as well, the MEGC report format, beside the pooled figures above::
+
+    datasets.<dataset>.accuracy.mean, ....uf1.mean, ....uf1.std, ....uar.mean, ....n_test
+
 Beside the summary it writes the confusion data for `dvc plots` (template ``confusion``: one row
 per prediction of every seed with ``actual`` and ``predicted`` class names) and a PNG of the
 confusion matrix summed over seeds. Not for training or for the paper's tables (`attrmer.report`).
@@ -46,7 +52,18 @@ DATASET_LABELS = {
     "mmew": "MMEW",
     "samm": "SAMM",
     "casme3": "CAS(ME)^3",
+    "casme3c": "CAS(ME)^3 part C",
+    "casme": "CASME",
+    "smic": "SMIC-HS",
+    "smic_vis": "SMIC-VIS",
+    "smic_nir": "SMIC-NIR",
+    "megc2019": "MEGC 2019 composite",
+    "composite": "composite",
 }
+# Between a composite's dataset name and the dataset's own subject (attrmer.datasets.composite
+# writes it; repeated here so that evaluation does not depend on the dataset readers, and a
+# test keeps the two equal).
+DATASET_SEPARATOR = "/"
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,15 @@ class SeedPredictions:
     folds: np.ndarray
     y_true: np.ndarray
     y_pred: np.ndarray
+    subjects: np.ndarray
+
+    @property
+    def datasets(self) -> np.ndarray | None:
+        """Each prediction's dataset, when every subject names one (a composite), else None."""
+        parts = [s.split(DATASET_SEPARATOR, 1) for s in self.subjects]
+        if not parts or any(len(p) != 2 or not p[0] for p in parts):
+            return None
+        return np.array([p[0] for p in parts])
 
     @property
     def labels(self) -> list[int]:
@@ -111,6 +137,7 @@ def read_predictions(path: str | Path) -> SeedPredictions:
         folds=frame["fold"].to_numpy(str),
         y_true=labels["y_true"],
         y_pred=labels["y_pred"],
+        subjects=frame["subject"].fillna("").to_numpy(str),
     )
 
 
@@ -156,7 +183,7 @@ def _summarize(runs: Sequence[SeedPredictions]) -> dict[str, Any]:
         seen = column[~np.isnan(column)]
         if seen.size:
             recall_tree[name] = {"mean": round(float(seen.mean()), 6)}
-    return {
+    summary = {
         "accuracy": _mean_std([accuracy(r.y_true, r.y_pred) for r in runs]),
         "uf1": _mean_std([uf1(r.y_true, r.y_pred, labels) for r in runs]),
         "uar": _mean_std([uar(r.y_true, r.y_pred, labels) for r in runs]),
@@ -166,6 +193,34 @@ def _summarize(runs: Sequence[SeedPredictions]) -> dict[str, Any]:
         "n_folds": len(set(runs[0].folds)),
         "n_classes": len(classes),
     }
+    per_dataset = _per_dataset(runs)
+    if per_dataset:
+        summary["datasets"] = per_dataset
+    return summary
+
+
+def _per_dataset(runs: Sequence[SeedPredictions]) -> dict[str, Any]:
+    """{dataset: accuracy, UF1, UAR (mean and std over runs), n_test} for a composite's
+    predictions, in the order the datasets first appear; {} for one dataset's."""
+    datasets = [r.datasets for r in runs]
+    if any(d is None for d in datasets):
+        return {}
+    labels = runs[0].labels
+    tree: dict[str, Any] = {}
+    for name in dict.fromkeys(datasets[0]):
+        masks = [d == name for d in datasets]
+        tree[str(name)] = {
+            "accuracy": _mean_std([accuracy(r.y_true[m], r.y_pred[m])
+                                   for r, m in zip(runs, masks, strict=True)]),
+            # Over the composite's classes; a class neither true nor predicted in a dataset is
+            # left out, as in the pooled figures (attrmer.evaluate.metrics).
+            "uf1": _mean_std([uf1(r.y_true[m], r.y_pred[m], labels)
+                              for r, m in zip(runs, masks, strict=True)]),
+            "uar": _mean_std([uar(r.y_true[m], r.y_pred[m], labels)
+                              for r, m in zip(runs, masks, strict=True)]),
+            "n_test": int(masks[0].sum()),
+        }
+    return tree
 
 
 def per_seed_scores(runs: Sequence[SeedPredictions],
@@ -205,12 +260,35 @@ def summed_confusion(runs: Sequence[SeedPredictions]) -> np.ndarray:
     return sum(confusion_matrix(r.y_true, r.y_pred, r.labels) for r in runs)
 
 
-def protocol_label(runs: Sequence[SeedPredictions]) -> str:
-    """"holdout" or "LOSO, k folds", read from the fold column of the predictions."""
-    folds = set(runs[0].folds)
+def protocol_label(runs: Sequence[SeedPredictions], protocol: str | None = None) -> str:
+    """"holdout", "LOSO, k folds pooled" or "leave one dataset out, k folds pooled".
+
+    `protocol` is the configured split.protocol (holdout, loso or lodo); without it the protocol
+    is guessed from the fold and subject columns of the predictions, which cannot tell a lodo
+    run whose test datasets hold one subject each from LOSO.
+    """
+    run = runs[0]
+    protocol = protocol or _guessed_protocol(run)
+    if protocol == "holdout":
+        return "holdout"
+    folds = len(set(run.folds))
+    pooled = f"{folds} fold{'s' if folds > 1 else ''} pooled"
+    return f"leave one dataset out, {pooled}" if protocol == "lodo" else f"LOSO, {pooled}"
+
+
+def _guessed_protocol(run: SeedPredictions) -> str:
+    folds = set(run.folds)
     if folds == {HOLDOUT_FOLD}:
         return "holdout"
-    return f"LOSO, {len(folds)} folds pooled"
+    datasets = run.datasets
+    if datasets is not None:
+        of_fold = {f: set(datasets[run.folds == f]) for f in folds}
+        subjects_of_fold = {f: set(run.subjects[run.folds == f]) for f in folds}
+        # A fold that tests one whole dataset, not one subject, leaves a dataset out.
+        if all(len(d) == 1 for d in of_fold.values()) and any(
+                len(s) > 1 for s in subjects_of_fold.values()):
+            return "lodo"
+    return "loso"
 
 
 def write_confusion_csv(runs: Sequence[SeedPredictions], path: str | Path) -> None:
@@ -232,12 +310,14 @@ def write_summary(
     title: str | None = None,
     seeds: Sequence[int] | None = None,
     by_seed_path: str | Path | None = None,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Summarize the runs into `summary_path` (JSON) and, if given, the confusion CSV and PNG,
     and each seed's scores into `by_seed_path` (the runs are the `seeds`, in order).
 
-    `title` heads the PNG (the dataset, say); the protocol read from the fold column and the
-    number of runs are always added. Returns the summary.
+    `title` heads the PNG (the dataset, say); the protocol (`protocol`, the configured
+    split.protocol, else read from the fold column) and the number of runs are always added.
+    Returns the summary.
     """
     runs = _read_runs(prediction_csvs)
     summary = _summarize(runs)
@@ -257,7 +337,7 @@ def write_summary(
         from attrmer.evaluate.plots import plot_confusion
 
         runs_text = "1 run" if len(runs) == 1 else f"{len(runs)} runs"
-        caption = f"{protocol_label(runs)}, summed over {runs_text}"
+        caption = f"{protocol_label(runs, protocol)}, summed over {runs_text}"
         plot_confusion(
             summed_confusion(runs), runs[0].classes, confusion_png_path,
             title=f"{title}\n{caption}" if title else caption,
@@ -281,7 +361,9 @@ def seed_prediction_paths(directory: str | Path, seeds: Sequence[int]) -> list[P
 def dataset_title(params: Params) -> str:
     """How a figure names the data it comes from, e.g. "CASME II, classes: paper"."""
     name = dataset_label(params.data.name)
-    classes = params.data.classes
+    if params.data.name == "composite":
+        name = " + ".join(dataset_label(params.data.adapters.get(d, d)) for d in params.data.roots)
+    classes = "megc2019" if params.data.name == "megc2019" else params.data.classes
     class_text = classes if isinstance(classes, str) else ", ".join(classes)
     title = f"{name}, classes: {class_text}"
     if params.data.name == "synthetic":
@@ -307,4 +389,5 @@ def evaluate_seeds(
     return write_summary(
         paths, summary_path, confusion_csv_path, confusion_png_path,
         title=dataset_title(params), seeds=params.train.seeds, by_seed_path=by_seed_path,
+        protocol=params.split.protocol,
     )

@@ -61,7 +61,21 @@ def motion_level(flow: Tensor) -> Tensor:
     pixel: how far the face's moving parts move (a micro-expression's region is a few percent
     of the face, so the median would read the still rest)."""
     magnitude = torch.linalg.vector_norm(flow.float(), dim=1).flatten(1)
-    return torch.quantile(magnitude, MOTION_PERCENTILE / 100, dim=1)
+    return upper_quantile(magnitude, MOTION_PERCENTILE / 100)
+
+
+def upper_quantile(values: Tensor, q: float) -> Tensor:
+    """(B,) the q-quantile of each row of `values` (B, N), interpolated linearly between order
+    statistics as `torch.quantile` does, from the top (1 − q) of each row only: a partial
+    selection instead of a full sort, about 10× faster at q = 0.99 (it ran once per training
+    batch, and had cost as much as the network's step)."""
+    n = values.shape[1]
+    position = q * (n - 1)
+    below = int(position)  # the order statistics on either side of `position`, from 0
+    above = min(below + 1, n - 1)
+    top = torch.topk(values, n - below, dim=1, sorted=True).values  # descending
+    low, high = top[:, n - 1 - below], top[:, n - 1 - above]
+    return low + (high - low) * (position - below)
 
 
 def resize_flow(flow: Tensor, input_size: int) -> Tensor:
@@ -147,9 +161,17 @@ def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
     multiplied by reference / max(its motion_level, floor): its pattern of motion is kept, its
     overall strength is not.
     """
+    return bounded_flow(remove_head_motion(resize_flow(flow, input_size), head_motion), bound,
+                        scale=scale, reference=reference, floor=floor)
+
+
+def bounded_flow(clip: Tensor, bound: float, *, scale: str = "fixed", reference: float = 1.0,
+                 floor: float = 0.15) -> Tensor:
+    """The second half of `prepare_flow`: motion already at the input size with the head's
+    motion removed (`motion_input`) → the network's flow input. Training computes the first
+    half once per clip and this one per batch, after augmenting."""
     if bound <= 0:
         raise ValueError(f"bound: {bound} must be positive")
-    clip = remove_head_motion(resize_flow(flow, input_size), head_motion)
     if scale == "clip":
         level = motion_level(clip).clamp_min(floor)
         clip = clip * (reference / level).view(-1, 1, 1, 1, 1)
@@ -160,6 +182,11 @@ def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
 
 def flow_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
     """`prepare_flow` with a model's flow settings (what training and predict both call)."""
-    return prepare_flow(flow, cfg.bound, input_size, scale=cfg.scale,
-                        reference=cfg.scale_reference, floor=cfg.scale_floor,
-                        head_motion=cfg.head_motion)
+    return flow_from_motion(motion_input(flow, cfg, input_size), cfg)
+
+
+def flow_from_motion(motion: Tensor, cfg: FlowConfig) -> Tensor:
+    """`bounded_flow` with a model's flow settings: `flow_input(flow)` is
+    `flow_from_motion(motion_input(flow))`."""
+    return bounded_flow(motion, cfg.bound, scale=cfg.scale, reference=cfg.scale_reference,
+                        floor=cfg.scale_floor)

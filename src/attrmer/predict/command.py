@@ -170,10 +170,18 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     if choice.how == "full":
         return frames, _window_record(first, None, last, "full", fps), 0.0
     from attrmer.spot import find_window, motion_signal
+    from attrmer.spot.presence import face_span
 
     start = time.perf_counter()
     try:
-        window = find_window(motion_signal(predictor.align(frames)))
+        aligned = predictor.align(frames)
+        # The window is searched only while the face found at the start is still in the shot:
+        # the crops of a scene without it would read as the strongest motion of all.
+        kept = face_span(frames, aligned, predictor.aligner)
+        if kept < 2:
+            raise ClipError("face lost", "the face is gone after the first frame")
+        frames = frames[:kept]
+        window = find_window(motion_signal(aligned[:kept]))
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     onset, offset = _at_least(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
@@ -182,6 +190,8 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     # A clip with no clear peak is kept whole, which is right for a clip already cut to one
     # expression; whether it moves too little for the model is the motion check's call.
     record["peak_px"] = round(window.peak, 3)
+    if kept < last - first + 1:
+        record["face_lost_at"] = first + kept
     return frames[onset:offset + 1], record, time.perf_counter() - start
 
 
@@ -294,7 +304,9 @@ def format_table(record: dict[str, Any]) -> str:
     lines = [
         f"{record['path']}: {record['label']}{verdict}",
         f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}; "
-        f"{record['frames']} frames used",
+        f"{record['frames']} frames used"
+        + (f"; the face leaves the shot at frame {span['face_lost_at']}, searched before it"
+           if span.get("face_lost_at") else ""),
         f"  models: {record['models']} ({votes}), from {record['model']}",
     ]
     for name, p in probabilities.items():

@@ -39,11 +39,16 @@ TEXT_BRANCH_KEYS = frozenset({
     "train.alpha", "train.tau", "train.mask_same_text", "train.text_lr_scale",
     "model.text_model", "model.text_pooler", "attributes.intensity_words",
 })
-# The keys that make two results comparable at all: one table block per combination.
+# The keys that make two results comparable at all: one table block per combination (and, for
+# a composite data.name, per set of datasets read: `composite_datasets`).
 CONDITION_KEYS = (
     "data.name", "data.classes", "split.protocol", "split.test_fraction",
-    "split.validation_fraction",
+    "split.validation_fraction", "split.test_datasets",
 )
+# What a key was before it existed: a run recorded without it ran with this value.
+PARAM_DEFAULTS: dict[str, Any] = {"split.test_datasets": []}
+# A composite's datasets, flattened from data.roots / data.adapters: `data.roots.<name>`.
+ROOTS_PREFIX, ADAPTERS_PREFIX = "data.roots.", "data.adapters."
 KIND_RANK = {"commit": 0, "workspace": 1, "experiment": 2}
 
 
@@ -64,6 +69,11 @@ class ExperimentRecord:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
+
+    def setting(self, key: str) -> Any:
+        """The value of `key` this run ran with, its default (`PARAM_DEFAULTS`) for a run
+        recorded before the key existed: what comparisons of two runs should read."""
+        return self.params.get(key, PARAM_DEFAULTS.get(key))
 
     @property
     def attribute_branch(self) -> bool:
@@ -205,13 +215,28 @@ def signature(record: ExperimentRecord, drop: Iterable[str] = ()) -> str:
 
 
 def condition_key(record: ExperimentRecord) -> str:
-    return json.dumps([record.get(k) for k in CONDITION_KEYS])
+    return json.dumps([*(record.setting(k) for k in CONDITION_KEYS),
+                       composite_datasets(record)])
+
+
+def composite_datasets(record: ExperimentRecord) -> list[tuple[str, str]]:
+    """(name, adapter) of each dataset a composite data.name read, in data.roots order; [] for
+    one dataset. Where the datasets lie (the roots' paths) is not part of it."""
+    names = [k[len(ROOTS_PREFIX):] for k in record.params if k.startswith(ROOTS_PREFIX)]
+    return [(name, str(record.get(f"{ADAPTERS_PREFIX}{name}", name))) for name in names]
 
 
 def protocol_text(record: ExperimentRecord) -> str:
     if record.get("split.protocol") == "loso":
         folds = record.metrics.get("n_folds")
         return f"LOSO ({int(folds)} folds pooled)" if folds else "LOSO"
+    if record.get("split.protocol") == "lodo":
+        folds = record.metrics.get("n_folds")
+        details = [f"{int(folds)} fold{'s' if int(folds) != 1 else ''} pooled"] if folds else []
+        tested = record.setting("split.test_datasets")
+        if tested:
+            details.insert(0, f"tested on {', '.join(map(str, tested))}")
+        return "leave one dataset out" + (f" ({'; '.join(details)})" if details else "")
     test = float(record.get("split.test_fraction", 0.4))
     ratio = Fraction((1 - test) / test).limit_denominator(20)
     return f"holdout {ratio.numerator}:{ratio.denominator} by subject"
@@ -241,9 +266,25 @@ def selection_text(record: ExperimentRecord) -> str:
     return f"last epoch{of_epochs}"
 
 
-def dataset_cell(record: ExperimentRecord) -> str:
+def dataset_text(record: ExperimentRecord) -> str:
+    """The data a run read: "CASME II"; a composite by its datasets, "CASME II + SAMM", as
+    the evaluate stage's figures name it (`attrmer.evaluate.summary.dataset_title`)."""
     name = record.get("data.name", "?")
-    return f"{dataset_label(name)} ⚠" if name == "synthetic" else dataset_label(name)
+    members = composite_datasets(record)
+    if name == "composite" and members:
+        return " + ".join(dataset_label(adapter) for _, adapter in members)
+    return dataset_label(name)
+
+
+def on_synthetic_data(record: ExperimentRecord) -> bool:
+    """Whether the run read the built-in synthetic data, alone or in a composite."""
+    return record.get("data.name") == "synthetic" or any(
+        adapter == "synthetic" for _, adapter in composite_datasets(record))
+
+
+def dataset_cell(record: ExperimentRecord) -> str:
+    text = dataset_text(record)
+    return f"{text} ⚠" if on_synthetic_data(record) else text
 
 
 def percent_cell(metrics: Mapping[str, float], metric: str) -> str:

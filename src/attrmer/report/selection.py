@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from attrmer.evaluate.summary import dataset_label
 from attrmer.report.records import (
     DEFAULT_ALPHA,
     KIND_RANK,
@@ -16,6 +15,8 @@ from attrmer.report.records import (
     TEXT_BRANCH_KEYS,
     ExperimentRecord,
     condition_key,
+    dataset_text,
+    on_synthetic_data,
     protocol_text,
     signature,
 )
@@ -141,11 +142,11 @@ class Condition:
 
     @property
     def synthetic(self) -> bool:
-        return self.dataset == "synthetic"
+        return on_synthetic_data(self.sample)
 
     @property
     def title(self) -> str:
-        text = f"{dataset_label(self.dataset)}, {protocol_text(self.sample)}"
+        text = f"{dataset_text(self.sample)}, {protocol_text(self.sample)}"
         classes = self.sample.get("data.classes", "paper")
         text += f", classes: {classes if isinstance(classes, str) else ', '.join(classes)}"
         return text

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from attrmer.report.records import CONDITION_KEYS, ExperimentRecord
+from attrmer.report.records import ADAPTERS_PREFIX, CONDITION_KEYS, ROOTS_PREFIX, ExperimentRecord
 
 CONFIDENCE = 0.95
 # Test metrics, then the one a setting may be chosen by (the selected models' validation
@@ -25,6 +25,9 @@ CONFIDENCE = 0.95
 METRICS = ("accuracy", "uf1", "uar", "val_accuracy")
 # Besides the condition, two runs scored on different splits or data cannot be paired.
 SPLIT_KEYS = (*CONDITION_KEYS, "split.seed", "data.root", "synth.seed", "synth.clips")
+# ... nor two composites of other datasets, or of datasets read from elsewhere: every
+# flattened data.roots.<name> and data.adapters.<name> key either run has.
+SPLIT_KEY_PREFIXES = (ROOTS_PREFIX, ADAPTERS_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,10 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float], metric: st
 
 def unpaired_reason(a: ExperimentRecord, b: ExperimentRecord) -> str | None:
     """Why `a` and `b` cannot be paired, or None when they can."""
-    for key in SPLIT_KEYS:
-        if a.get(key) != b.get(key):
-            return f"they differ in `{key}` ({a.get(key)!r} vs {b.get(key)!r}): another split"
+    for key in split_keys(a, b):
+        if a.setting(key) != b.setting(key):
+            return (f"they differ in `{key}` ({a.setting(key)!r} vs {b.setting(key)!r}): "
+                    "another split")
     if a.metrics.get("n_test") != b.metrics.get("n_test"):
         return "their test sets differ in size"
     for record in (a, b):
@@ -99,6 +103,13 @@ def unpaired_reason(a: ExperimentRecord, b: ExperimentRecord) -> str | None:
     if len(set(a.by_seed["accuracy"]) & set(b.by_seed["accuracy"])) < 2:
         return "they share fewer than two seeds"
     return None
+
+
+def split_keys(a: ExperimentRecord, b: ExperimentRecord) -> list[str]:
+    """`SPLIT_KEYS`, then the composite keys (`SPLIT_KEY_PREFIXES`) of either run, sorted."""
+    composite = {k for record in (a, b) for k in record.params
+                 if k.startswith(SPLIT_KEY_PREFIXES)}
+    return [*SPLIT_KEYS, *sorted(composite)]
 
 
 def compare(a: ExperimentRecord, b: ExperimentRecord,

@@ -313,6 +313,17 @@ def _apex_peak_aligned(face: Face, aus: list[AuMotion]) -> float:
     return float(np.linalg.norm(moves, axis=1).max())
 
 
+def chosen_faces(cfg: SynthConfig, faces: list[Face]) -> list[Face]:
+    """The faces `cfg.faces` names (all of them when it names none), in subject order."""
+    if not cfg.faces:
+        return faces
+    known = {face.subject for face in faces}
+    unknown = sorted(set(cfg.faces) - known)
+    if unknown:
+        raise ValueError(f"synth.faces: no bundled face {unknown[0]} (there are {len(faces)})")
+    return [face for face in faces if face.subject in cfg.faces]
+
+
 def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
     """Draw every clip of the corpus from `cfg.seed`, sorted like the CASME II sheet."""
     rng = np.random.default_rng(cfg.seed)
@@ -320,7 +331,8 @@ def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
     emotions = [e for e, count in zip(EMOTIONS, counts, strict=True) for _ in range(count)]
     emotions = [emotions[i] for i in rng.permutation(len(emotions))]
     # Every subject gets about the same number of clips; which emotions they get is random.
-    subjects = [(i % len(faces)) + 1 for i in range(cfg.clips)]
+    chosen = chosen_faces(cfg, faces)
+    subjects = [chosen[i % len(chosen)].subject for i in range(cfg.clips)]
     subjects = [subjects[i] for i in rng.permutation(len(subjects))]
 
     drafts: dict[int, list[dict]] = {}
@@ -609,7 +621,9 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
         corpus = {
             "format": f"CASME II 2014 coding sheet + {FRAMES_DIR}/subXX/<Filename>/img<N>.jpg",
             "sheet": SHEET_NAME,
-            "parameters": dataclasses.asdict(cfg),
+            # `faces` only when it chooses some: the built-in corpus' record stays as it was.
+            "parameters": {k: v for k, v in dataclasses.asdict(cfg).items()
+                           if k != "faces" or v},
             "aligned_size": ALIGNED_SIZE,
             "notes": {
                 "sides": "L/R are the subject's own left/right; the subject's left is the "
@@ -620,7 +634,8 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
                                                 "in pixels of the 112×112 aligned face",
             },
             "subjects": [{"subject": f.subject, "still": f.still,
-                          "interocular_px": round(f.frame.interocular, 3)} for f in faces],
+                          "interocular_px": round(f.frame.interocular, 3)}
+                         for f in chosen_faces(cfg, faces)],
             "emotion_counts": _counts(s.emotion for s in specs),
             "clips": truths,
         }

@@ -63,7 +63,9 @@ def augment_batch(
     rgb: Tensor, flow: Tensor, text_ids: Tensor, cfg: AugmentConfig, mirror: Tensor,
     generator: torch.Generator,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(rgb uint8 (B,3,T,H,W), flow float (B,2,T,H,W), text ids) augmented per clip."""
+    """(rgb (B,3,T,H,W), flow (B,2,T,H,W) in pixels, text ids) augmented per clip: the
+    network's inputs at their input size (any dtype for rgb), before the flow's per-clip
+    scale and bound."""
     batch = rgb.shape[0]
     if cfg.flip > 0:
         flipped = torch.rand(batch, generator=generator) < cfg.flip

@@ -1,9 +1,10 @@
 """What training reads: the split's rows joined to the RGB/flow stores and the sentences.
 
 `TrainingTable` turns the manifest, the attribute sentences and the stores into the folds to
-train (one for the holdout protocol, one per subject under LOSO), checking before any training
-that each fold is trainable. `ClipPairDataset` serves one fold side to a DataLoader, reading
-the HDF5 stores through `ClipStore`, which each DataLoader worker opens once.
+train (one for the holdout protocol, one per subject under LOSO, one per held-out dataset
+under leave-one-dataset-out, where rows marked "train" train in every fold), checking before
+any training that each fold is trainable. `ClipPairDataset` serves one fold side to a
+DataLoader, reading the HDF5 stores through `ClipStore`, which each DataLoader worker opens once.
 Not for preprocessing or for deciding the split (that is the prepare stage's job).
 """
 
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from attrmer.config import FlowConfig
 from attrmer.datasets.splits import subject_independent_split
 from attrmer.errors import AttrmerError
 from attrmer.manifest import ManifestError, class_names, read_manifest, usable
@@ -105,8 +107,8 @@ def _folds(rows: pd.DataFrame, protocol: str, validation_fraction: float,
         return [Fold("holdout", sides["train"], sides["val"], sides["test"])]
     names = sorted({s for s in rows["split"] if s.startswith("fold")}, key=lambda s: int(s[4:]))
     if not names:
-        raise TrainingSetupError("split.protocol is loso but the manifest has no fold<k> rows; "
-                                 "re-run the prepare stage")
+        raise TrainingSetupError(f"split.protocol is {protocol} but the manifest has no "
+                                 "fold<k> rows; re-run the prepare stage")
     folds = []
     for name in names:
         rest = rows[rows["split"] != name].reset_index(drop=True)
@@ -179,3 +181,33 @@ class ClipPairDataset(Dataset):
                 self.cache[self.keys[i]] = clip
         return (torch.from_numpy(clip[0]), torch.from_numpy(clip[1]), self.labels[i],
                 self.text_ids[i])
+
+
+class NetworkInputs(Dataset):
+    """(rgb, motion, label, text_id) per clip: a fold's side as the video network's inputs,
+    computed once. RGB is resized and normalised (`prepare_rgb`); the flow is resized with
+    the head's motion removed, still in pixels (`motion_input`), since its per-clip scale and
+    bound follow per batch, after the augmentations (`flow_from_motion`). Computed per batch,
+    the two had cost as much as the network's own step.
+    """
+
+    def __init__(self, clips: ClipPairDataset, flow_cfg: FlowConfig, input_size: int,
+                 batch_size: int = 16) -> None:
+        from attrmer.model.inputs import motion_input, prepare_rgb
+
+        rgb, motion = [], []
+        for start in range(0, len(clips), batch_size):
+            items = [clips[i] for i in range(start, min(start + batch_size, len(clips)))]
+            rgb.append(prepare_rgb(torch.stack([x[0] for x in items]), input_size))
+            motion.append(motion_input(torch.stack([x[1] for x in items]).float(), flow_cfg,
+                                       input_size))
+        if not rgb:
+            raise TrainingSetupError("no clip to train on")
+        self.rgb, self.motion = torch.cat(rgb), torch.cat(motion)
+        self.labels, self.text_ids = clips.labels, clips.text_ids
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.rgb[i], self.motion[i], self.labels[i], self.text_ids[i]

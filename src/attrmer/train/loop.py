@@ -35,7 +35,7 @@ from attrmer.evaluate.calibration import (
 )
 from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
-from attrmer.model.inputs import flow_input, motion_levels, prepare_rgb
+from attrmer.model.inputs import flow_from_motion, flow_input, motion_levels, prepare_rgb
 from attrmer.modelfile import save_model_dir
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.augment import augment_batch, mirrored_texts
@@ -50,12 +50,17 @@ from attrmer.train.data import (
     ClipCache,
     ClipPairDataset,
     Fold,
+    NetworkInputs,
     TrainingTable,
     load_training_table,
 )
 from attrmer.train.distributed import DistributedContext
+from attrmer.train.warm_start import init_source, source_fingerprint, warm_start
 
 log = logging.getLogger(__name__)
+
+# Where the pretrain stage writes the model `train.init: pretrained` starts from.
+PRETRAINED_DIR = "models/pretrained"
 
 
 class JointModel(nn.Module):
@@ -188,12 +193,16 @@ def warmup_factor(cfg: TrainConfig, step: int) -> float:
 
 
 def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: int,
-                   runtime: Runtime, dist: DistributedContext) -> _Training:
-    """The fold's networks, loss, optimiser and loader, seeded by `seed`."""
+                   runtime: Runtime, dist: DistributedContext,
+                   init: Path | None = None) -> _Training:
+    """The fold's networks, loss, optimiser and loader, seeded by `seed`; the video network
+    starts from the model directory `init` when one is given."""
     cfg = params.train
     torch.manual_seed(seed)
     num_classes = len(table.classes)
     video = VideoNet.from_config(params.model, num_classes=num_classes)
+    if init is not None:
+        warm_start(video, init, table.classes, params)
     attributes = (AttributeNet.from_config(params.model, num_classes=num_classes)
                   if cfg.attribute_branch else None)
     model = JointModel(video, attributes).to(runtime.device)
@@ -212,11 +221,12 @@ def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: in
     optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
     generator = torch.Generator().manual_seed(seed)
-    # Clips read in this process (the scoring always, the training side without loader
-    # workers) are inflated once and kept, instead of once per epoch.
+    # Clips scored every epoch (validation, and the test side with train.test_curve) are
+    # inflated once and kept, instead of once per epoch.
     cache: ClipCache = {}
-    train_set = ClipPairDataset(fold.train, table.rgb_path, table.flow_path,
-                                cache if cfg.num_workers == 0 else None)
+    # The training side is read once, into network inputs; only scoring keeps raw clips.
+    train_set = NetworkInputs(ClipPairDataset(fold.train, table.rgb_path, table.flow_path),
+                              params.flow, params.model.input_size)
     sampler = None
     if dist.world_size > 1:
         sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
@@ -245,14 +255,14 @@ def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
     sums = dict.fromkeys(("loss", "video_ce", "text_ce", "contrastive", "correct"), 0.0)
     seen = 0
     bar = tqdm(t.loader, desc=description, leave=False, disable=not progress, unit="batch")
-    for step, (rgb, flow, labels, text_ids) in enumerate(bar):
-        rgb, flow, text_ids = augment_batch(rgb, flow.float(), text_ids, cfg.augment, t.mirror,
-                                            t.generator)
+    for step, (rgb, motion, labels, text_ids) in enumerate(bar):
+        rgb, motion, text_ids = augment_batch(rgb, motion, text_ids, cfg.augment, t.mirror,
+                                              t.generator)
         global_step = (epoch - 1) * t.steps_per_epoch + step
         for group in t.optimizer.param_groups:
             group["lr"] = group["base_lr"] * warmup_factor(cfg, global_step)
-        rgb = runtime.to_device(prepare_rgb(rgb, params.model.input_size))
-        flow = runtime.to_device(flow_input(flow, params.flow, params.model.input_size))
+        rgb = runtime.to_device(rgb)
+        flow = runtime.to_device(flow_from_motion(motion, params.flow))
         labels, text_ids = labels.to(runtime.device), text_ids.to(runtime.device)
         extra = {}
         if t.tokens is not None:
@@ -310,14 +320,16 @@ def fit_fold(
     dist: DistributedContext | None = None,
     on_epoch_end: EpochCallback | None = None,
     progress: bool = True,
+    init: Path | None = None,
 ) -> FoldResult:
-    """Train one fold from scratch (or from its checkpoint), select on validation subjects
-    only, then predict its test side once."""
+    """Train one fold from scratch or from the model directory `init` (or resume it from its
+    checkpoint), select on validation subjects only, then predict its test side once."""
     dist = dist or DistributedContext.single()
     runtime = runtime or Runtime.choose(params, dist.device)
-    t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist)
+    t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist, init=init)
     settings_hash = params_hash(training_settings(params, seed) | {
-        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold)})
+        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold),
+        "init": source_fingerprint(init)})
     state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
     best_state: dict[str, torch.Tensor] | None = None
     if checkpoint_path is not None:
@@ -440,6 +452,8 @@ class SeedPaths:
     metrics_dir: Path
     checkpoint_dir: Path
     live_dir: Path
+    # What `train.init: pretrained` starts from (the pretrain stage's output).
+    pretrained: Path = Path(PRETRAINED_DIR)
 
     @classmethod
     def defaults(cls, seed: int, root: Path = Path(".")) -> SeedPaths:
@@ -452,6 +466,7 @@ class SeedPaths:
             metrics_dir=root / "metrics/seeds",
             checkpoint_dir=root / f"checkpoints/seed_{seed}",
             live_dir=root / f"dvclive/seed_{seed}",
+            pretrained=root / PRETRAINED_DIR,
         )
 
 
@@ -468,6 +483,7 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         split_seed=params.split.seed,
     )
     runtime = Runtime.choose(params, dist.device)
+    init = init_source(params, paths.pretrained)
     resuming = any(paths.checkpoint_dir.glob("*.safetensors"))
     live = _Live(paths.live_dir, resume=resuming) if dist.is_main else None
     results = []
@@ -476,6 +492,7 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
         checkpoint = paths.checkpoint_dir / fold.name if params.train.checkpoint else None
         run = functools.partial(fit_fold, params, table, fold, seed=seed, runtime=runtime,
                                 dist=dist, progress=progress, checkpoint_path=checkpoint,
+                                init=init,
                                 on_epoch_end=live.log if live else None)
         try:
             results.append(run())
@@ -528,6 +545,7 @@ def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = 
                "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
                "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"]))),
                "motion": training_motion(table, table.folds[-1], params),
+               "init": params.train.init if init is None else str(init),
                "calibration": calibration},
     )
     paths.metrics_dir.mkdir(parents=True, exist_ok=True)
