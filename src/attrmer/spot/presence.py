@@ -17,12 +17,10 @@ Not a face tracker: a face that leaves and comes back ends the span where it lef
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from attrmer.preprocess.align import FaceAligner
-from attrmer.preprocess.clip import grey_frames
-from attrmer.spot.signal import SIGNAL_SIZE, face_mask
+from attrmer.spot.signal import SIGNAL_SIZE, face_mask, small_grey
 
 SIMILAR = 0.5
 MAX_CHECKS = 12
@@ -31,10 +29,7 @@ MAX_CHECKS = 12
 def appearance_similarity(aligned: np.ndarray, size: int = SIGNAL_SIZE) -> np.ndarray:
     """(n,) normalised correlation of each aligned frame's face oval with frame 0's; a frame
     without contrast (a blank frame) reads NaN."""
-    grey = grey_frames(aligned)
-    small = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-                      for frame in grey]).astype(np.float64)
-    pixels = small[:, face_mask(size)]
+    pixels = small_grey(aligned, size).astype(np.float64)[:, face_mask(size)]
     pixels -= pixels.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(pixels, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -73,6 +73,13 @@ def face_mask(side: int) -> np.ndarray:
     return inside
 
 
+def small_grey(aligned: np.ndarray, size: int = SIGNAL_SIZE) -> np.ndarray:
+    """(n, S, S, 3) aligned RGB uint8 frames -> (n, size, size) grey uint8, area-averaged: what
+    the motion signal and the face-presence check (`attrmer.spot.presence`) both read."""
+    return np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+                     for frame in grey_frames(aligned)])
+
+
 def motion_signal(aligned: np.ndarray, *, flow_cfg: FlowConfig | None = None,
                   size: int = SIGNAL_SIZE) -> MotionSignal:
     """(n, S, S, 3) aligned RGB uint8 frames -> the motion of each frame against frame 0.
@@ -82,9 +89,7 @@ def motion_signal(aligned: np.ndarray, *, flow_cfg: FlowConfig | None = None,
     if aligned.ndim != 4 or aligned.shape[0] < 2:
         raise ValueError(f"motion_signal needs (n >= 2, S, S, 3) frames, got {aligned.shape}")
     side = aligned.shape[1]
-    grey = grey_frames(aligned)
-    small = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-                      for frame in grey])
+    small = small_grey(aligned, size)
     cfg = dataclasses.replace(flow_cfg or FlowConfig(), reference="onset")
     flow = farneback_flow(small, cfg)  # (2, n - 1, size, size), every field against frame 0
     mask = face_mask(size)
