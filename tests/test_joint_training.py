@@ -196,6 +196,35 @@ def test_translation_removal_takes_out_a_shift_of_the_whole_face() -> None:
     assert torch.allclose(out, face / 2.0, atol=1e-5)
 
 
+def test_face_region_fades_the_background_and_fits_the_head_on_the_face() -> None:
+    from attrmer.config import FlowConfig
+    from attrmer.model.inputs import face_region, motion_input
+
+    side = 32
+    region = face_region(side)
+    assert region[side // 2, side // 2] == 1.0 and region[0, 0] == 0.0
+    assert torch.equal(region, region.flip(1))  # symmetric about the face's midline
+    # The head shifts by (1, -0.5) px; the background (outside the face) by 4 px the other
+    # way, as a room does when the camera follows the head; the mouth moves up.
+    _, face = _head_and_face(side=side)
+    head = torch.tensor([1.0, -0.5]).view(1, 2, 1, 1, 1)
+    background = torch.tensor([-4.0, 0.0]).view(1, 2, 1, 1, 1)
+    inside = (region > 0.5).view(1, 1, 1, side, side)
+    flow = torch.where(inside, head + face, background)
+    cfg = FlowConfig(head_motion="translation", region="face")
+    motion = motion_input(flow, cfg, side)
+    # The head's shift comes off everywhere; what lies outside the face is faded out.
+    assert torch.allclose(motion, (flow - head) * region, atol=1e-5)
+    assert torch.allclose(motion[..., inside[0, 0, 0]], face[..., inside[0, 0, 0]]
+                          * region[inside[0, 0, 0]], atol=1e-5)
+    assert (motion[..., region == 0] == 0).all()
+    # The whole frame's median is pulled by the background, and the background stays.
+    whole = motion_input(flow, FlowConfig(head_motion="translation"), side)
+    assert whole[:, 0, :, 0, 0].abs().min() > 3.0
+    with pytest.raises(ValueError, match="region"):
+        motion_input(flow, FlowConfig(region="ellipse"), side)
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 1000, 16 * 32 * 32])
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])
 def test_upper_quantile_is_torch_quantile(n: int, q: float) -> None:

@@ -346,6 +346,18 @@ def test_default_models_are_every_seed_of_the_last_run(tmp_path, monkeypatch):
     assert default_model_dirs() == [Path("models/seed_7")]
 
 
+def test_a_folder_of_models_leaves_out_the_pretrained_network(tmp_path):
+    from attrmer.predict.predictor import model_dirs
+
+    for name in ("seed_0", "seed_1", "pretrained"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    (tmp_path / "pretrained" / "status.json").write_text('{"status": "pretrained"}')
+    assert model_dirs(tmp_path) == [tmp_path / "seed_0", tmp_path / "seed_1"]
+    # Named on its own, it is a model like any other.
+    assert model_dirs(tmp_path / "pretrained") == [tmp_path / "pretrained"]
+
+
 # --- real footage ---------------------------------------------------------------------------
 
 def test_real_smile_video_gives_a_valid_prediction(shared_data, workspace, capsys):

@@ -256,8 +256,14 @@ class FlowConfig:
     # What of each frame's flow is head motion and is removed before the network sees it:
     # none | translation (the median) | affine (a robust affine fit).
     head_motion: Literal["none", "translation", "affine"] = "none"
+    # Where the network reads motion: frame (the whole aligned crop) | face (an ellipse
+    # around the aligned face; background, hair and shoulders faded out, and the head's
+    # motion measured on the face alone).
+    region: Literal["frame", "face"] = "frame"
 
     def validate(self) -> None:
+        if self.region not in ("frame", "face"):
+            raise ConfigError(f"flow.region: {self.region!r} is not frame or face")
         if self.head_motion not in ("none", "translation", "affine"):
             raise ConfigError(f"flow.head_motion: {self.head_motion!r} is not none, "
                               "translation or affine")

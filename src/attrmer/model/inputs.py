@@ -95,21 +95,26 @@ HEAD_MOTION_KEEP = 0.7  # the affine fit's second pass uses the 70% of pixels it
 HEAD_MOTION_STRIDE = 2
 
 
-def remove_head_motion(flow: Tensor, mode: str = "none") -> Tensor:
+def remove_head_motion(flow: Tensor, mode: str = "none", region: Tensor | None = None
+                       ) -> Tensor:
     """Flow (B, 2, T, H, W) in pixels, minus what the whole face does in each frame.
 
     One alignment per clip leaves head motion in the flow (real footage: several pixels; an
     expression: one or two). "translation" subtracts each frame's median displacement;
     "affine" subtracts each frame's least-squares affine motion field, fitted twice, the second
     time on the pixels the first fit explains best, so that the expression's own, local motion
-    barely pulls the fit. "none" keeps the flow as measured.
+    barely pulls the fit. "none" keeps the flow as measured. `region` (H, W), when given, is
+    where the head's motion is measured: only its pixels above one half enter the fit (the
+    background and the shoulders move otherwise than the head).
     """
     if mode == "none":
         return flow
     batch, _, frames, height, width = flow.shape
     fields = flow.permute(0, 2, 3, 4, 1).reshape(batch * frames, height * width, 2)
+    inside = (torch.ones(height, width, dtype=torch.bool, device=flow.device) if region is None
+              else region.to(flow.device) > 0.5)
     if mode == "translation":
-        fields = fields - fields.median(dim=1, keepdim=True).values
+        fields = fields - fields[:, inside.flatten()].median(dim=1, keepdim=True).values
     elif mode == "affine":
         ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, height, device=flow.device),
                                 torch.linspace(-0.5, 0.5, width, device=flow.device),
@@ -119,7 +124,7 @@ def remove_head_motion(flow: Tensor, mode: str = "none") -> Tensor:
         # the pixels pin it down as well and cost a quarter), then is subtracted everywhere.
         grid = torch.zeros(height, width, dtype=torch.bool, device=flow.device)
         grid[::HEAD_MOTION_STRIDE, ::HEAD_MOTION_STRIDE] = True
-        sample = grid.flatten()
+        sample = (grid & inside).flatten()
         points, values = design[sample], fields[:, sample]
         weights = torch.ones(batch * frames, len(points), 1, device=flow.device)
         keep = max(1, int(HEAD_MOTION_KEEP * len(points)))
@@ -137,10 +142,40 @@ def remove_head_motion(flow: Tensor, mode: str = "none") -> Tensor:
     return fields.reshape(batch, frames, height, width, 2).permute(0, 4, 1, 2, 3).contiguous()
 
 
+# The face's extent in the aligned crop, as fractions of its side: an ellipse around the
+# align stage's template (eyes at 0.29 of the height, mouth corners at 0.635, inter-ocular
+# distance 0.30), reaching the forehead above the brows, the chin and the jaw line on both
+# sides, with a soft edge of FACE_EDGE. Outside it lie background, hair, neck and shoulders,
+# which in real footage move by pixels (the head turning against the room, the shirt
+# following the jaw) and in the built-in clips not at all.
+FACE_CENTRE = (0.5, 0.5)      # (x, y)
+FACE_HALF_AXES = (0.37, 0.46)  # (x, y)
+FACE_EDGE = 0.08
+
+
+def face_region(size: int, device: torch.device | str | None = None) -> Tensor:
+    """(size, size) float weights in [0, 1]: 1 on the aligned face, 0 well outside it."""
+    steps = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size
+    ys, xs = torch.meshgrid(steps, steps, indexing="ij")
+    radius = torch.sqrt(((xs - FACE_CENTRE[0]) / FACE_HALF_AXES[0]) ** 2
+                        + ((ys - FACE_CENTRE[1]) / FACE_HALF_AXES[1]) ** 2)
+    return ((1.0 - radius) / FACE_EDGE + 0.5).clamp(0.0, 1.0)
+
+
 def motion_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
     """Raw flow → pixels at input_size with the head's motion removed (cfg.head_motion): the
-    motion the network's input and the motion level both describe."""
-    return remove_head_motion(resize_flow(flow, input_size), cfg.head_motion)
+    motion the network's input and the motion level both describe. With cfg.region "face"
+    the head's motion is measured on the face alone and the flow outside it faded to zero."""
+    return _motion(resize_flow(flow, input_size), cfg.head_motion, cfg.region)
+
+
+def _motion(clip: Tensor, head_motion: str, region: str) -> Tensor:
+    if region == "frame":
+        return remove_head_motion(clip, head_motion)
+    if region != "face":
+        raise ValueError(f"region: {region!r} is not frame or face")
+    weights = face_region(clip.shape[-1], clip.device)
+    return remove_head_motion(clip, head_motion, weights) * weights
 
 
 def motion_levels(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
@@ -151,17 +186,18 @@ def motion_levels(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
 
 def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
                  scale: str = "fixed", reference: float = 1.0, floor: float = 0.15,
-                 head_motion: str = "none") -> Tensor:
+                 head_motion: str = "none", region: str = "frame") -> Tensor:
     """Raw flow in pixels → float32 in [-1, 1]: clip to ±bound, divide by bound.
 
     One fixed bound for every frame and clip keeps the motion's magnitude (a per-frame min–max
     would blow a near-still frame's noise up to full scale). When the frames are resized, the
     displacements are scaled with them first, so `bound` keeps meaning pixels at input_size.
-    `head_motion` is removed next (`remove_head_motion`). With `scale="clip"` each clip is then
+    `head_motion` is removed next (`remove_head_motion`), on the face alone and with the rest
+    faded out when `region` is "face" (`face_region`). With `scale="clip"` each clip is then
     multiplied by reference / max(its motion_level, floor): its pattern of motion is kept, its
     overall strength is not.
     """
-    return bounded_flow(remove_head_motion(resize_flow(flow, input_size), head_motion), bound,
+    return bounded_flow(_motion(resize_flow(flow, input_size), head_motion, region), bound,
                         scale=scale, reference=reference, floor=floor)
 
 

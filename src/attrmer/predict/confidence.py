@@ -85,7 +85,7 @@ def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
     measured: dict[tuple, float] = {}
     motions = []
     for bundle in bundles:
-        setting = (bundle.model.input_size, bundle.flow.head_motion)
+        setting = (bundle.model.input_size, bundle.flow.head_motion, bundle.flow.region)
         if setting not in measured:
             measured[setting] = clip_motion(clip, bundle)
         motions.append(measured[setting])

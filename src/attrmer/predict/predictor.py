@@ -11,6 +11,7 @@ it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,18 +82,32 @@ class PreparedClip:
 
 def model_dirs(path: str | Path) -> list[Path]:
     """The model directories `path` stands for: itself when it holds a model, else each of
-    its subfolders that does (e.g. `models/` -> models/seed_0 ... models/seed_4)."""
+    its subfolders that does (e.g. `models/` -> models/seed_0 ... models/seed_4), leaving out
+    the pretrain stage's network (models/pretrained): it was trained on rendered clips only,
+    is never calibrated, and is every seed's starting point rather than one more opinion."""
     path = Path(path)
     if (path / CONFIG).is_file():
         return [path]
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such model directory")
-    found = sorted((p for p in path.iterdir() if (p / CONFIG).is_file()),
+    found = sorted((p for p in path.iterdir()
+                    if (p / CONFIG).is_file() and not _is_pretraining_model(p)),
                    key=lambda p: natural_key(p.name))
     if not found:
         raise ModelFileError(f"{path}: neither a model directory ({CONFIG} and weights) nor a "
                              "folder of them; run `dvc repro` first, or pass --model DIR")
     return found
+
+
+def _is_pretraining_model(directory: Path) -> bool:
+    # The pretrain stage marks its output with status.json {"status": "pretrained"}.
+    status = directory / "status.json"
+    if not status.is_file():
+        return False
+    try:
+        return json.loads(status.read_text()).get("status") == "pretrained"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def default_model_dirs(root: str | Path = ".") -> list[Path]:
