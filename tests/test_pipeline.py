@@ -14,6 +14,7 @@ TINY = {
     "model": {"width": 4, "input_size": 32, "feature_dim": 16},
     "train": {"epochs": 1, "batch_size": 8, "seeds": [0, 1]},
     "pretrain": {"clips": 24, "steps": 2, "batch_size": 8},
+    "spot": {"corpus": {"videos": 1, "min_seconds": 12.0, "max_seconds": 12.0}},
 }
 
 
@@ -23,7 +24,8 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     dag = dvc(["dag", "--md"], work)
     for stage in ("dataset", "prepare", "align", "interpolate", "flow", "attributes", "pretrain",
                   "train@0",
-                  "train@1", "evaluate", "baselines@lbptop", "baselines@mdmo"):
+                  "train@1", "evaluate", "baselines@lbptop", "baselines@mdmo", "long_videos",
+                  "spot", "evaluate_spotting"):
         assert stage in dag
 
     dvc(["repro"], work)
@@ -35,6 +37,10 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     for name in ("lbptop", "mdmo"):
         assert json.loads((work / f"metrics/baselines/{name}.json").read_text())["n_seeds"] == 1
     assert (work / "metrics/confusion.png").stat().st_size > 0
+    spotting = json.loads((work / "metrics/spotting.json").read_text())
+    assert spotting["videos"] == 1 and 0.0 <= spotting["overall"]["f1"] <= 1.0
+    assert spotting["overall"]["truth"] > 0
+    assert len(list((work / "metrics/spotting_timelines").glob("*.png"))) == 1
 
     # Only the dataset fingerprint, which runs on every repro by design, reports a change.
     status = dvc(["status", "--json"], work)

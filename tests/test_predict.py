@@ -393,6 +393,35 @@ def test_auto_window_names_its_frames_and_seconds(predictor, workspace):
     assert folder["window"]["seconds"] is None  # a frame folder has no frame rate
 
 
+def test_a_long_video_is_spotted_and_each_micro_expression_classified(predictor, workspace,
+                                                                     tmp_path, monkeypatch):
+    from test_spot_cli import MOVEMENT, face_video_frames
+
+    import attrmer.predict.long_video as long_video
+    from attrmer.predict.clips import ClipSource, WindowChoice
+
+    folder = write_frame_folder(tmp_path / "recording", face_video_frames())
+    [record] = predict_paths(predictor, [folder], window=WindowChoice("spot"), fps=30.0)
+    window = record["window"]
+    assert window["how"] == "spot" and window["spotted"]["kind"] == "micro"
+    # The mouth corner moves over frames 41-51 (1-based); the spotted window holds its apex.
+    onset, apex, offset = (m + 1 for m in MOVEMENT)
+    assert window["onset"] <= apex <= window["offset"]
+    assert abs(window["onset"] - onset) <= 3 and abs(window["offset"] - offset) <= 3
+    assert record["frames"] == window["offset"] - window["onset"] + 1
+    # `auto` spots only a clip longer than LONG_CLIP_SECONDS: 90 frames are 3 s at 30 fps.
+    source = ClipSource(folder, "frames")
+    assert long_video.clip_frame_count(source) == 90
+    assert not long_video.is_long(source, 30.0) and long_video.is_long(source, 5.0)
+    monkeypatch.setattr(long_video, "LONG_CLIP_SECONDS", 2.0)
+    [auto] = predict_paths(predictor, [folder], fps=30.0)
+    assert auto["window"]["how"] == "spot"
+    # A face that never moves: nothing to classify, said in one record.
+    still = write_frame_folder(tmp_path / "still", [face_video_frames()[0]] * 60)
+    [none] = predict_paths(predictor, [still], window=WindowChoice("spot"), fps=30.0)
+    assert "no micro-expression spotted in 60 frames" in none["error"]
+
+
 def test_window_option_is_checked(workspace, capsys):
     assert cli([str(workspace["folder"]), "--window", "soon"]) == EXIT_INPUT
     assert "--window 'soon'" in capsys.readouterr().err

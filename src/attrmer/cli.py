@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("attrmer.synth.cli", "render the built-in synthetic micro-expression corpus"),
     "prepare": ("attrmer.datasets.prepare", "index a dataset into a manifest"),
     "predict": ("attrmer.predict", "predict the micro-expression of a video or frame folder"),
+    "spot": ("attrmer.spot.command", "spot micro- and macro-expressions in a long video"),
     "export": ("attrmer.export", "export the video network to TorchScript or ONNX"),
     "sweep": ("attrmer.sweep", "queue one of the paper's experiment sets (dvc exp run --queue)"),
     "report": ("attrmer.report", "write the paper's tables and figures from experiments"),
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 # Commands whose work is done (files written atomically, output printed) when `cli` returns:
 # run from the shell, they leave without the interpreter's teardown, which with torch, dlib
 # and five networks loaded costs ~0.3 s of a one-clip `attrmer predict`.
-FAST_EXIT = frozenset({"predict"})
+FAST_EXIT = frozenset({"predict", "spot"})
 
 
 def _exit_now(code: int) -> None:

@@ -164,7 +164,7 @@ class FrameChecker:
         note = ""
         names = self._listing(frame_dir)
         if names is None:
-            resolved = _resolve_case(frame_dir)
+            resolved = resolve_case(frame_dir)
             if resolved is not None:
                 note = f"frame folder {resolved.as_posix()} matched ignoring case"
                 frame_dir = resolved
@@ -184,7 +184,7 @@ class FrameChecker:
         return self._listings[folder]
 
 
-def _resolve_case(path: Path) -> Path | None:
+def resolve_case(path: Path) -> Path | None:
     """`path` with each missing component matched case-insensitively (sheets write `J` for the
     folder `j`), or None when no such folder exists."""
     parts = path.parts

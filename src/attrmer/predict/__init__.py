@@ -9,33 +9,37 @@ The expression window is found by `attrmer.spot`. Not for training, evaluation o
 dataset (see `attrmer.evaluate`) or export (see `attrmer.export`).
 """
 
-from attrmer.predict.clips import (
-    VIDEO_SUFFIXES,
-    ClipSource,
-    InputError,
-    WindowChoice,
-    find_clips,
-    parse_window,
-    read_clip,
-)
-from attrmer.predict.command import (
-    EXIT_INPUT,
-    EXIT_MODEL,
-    EXIT_OK,
-    EXIT_OUTPUT,
-    cli,
-    format_table,
-    predict_paths,
-)
-from attrmer.predict.predictor import (
-    STEPS,
-    Prediction,
-    Predictor,
-    PreparedClip,
-    check_device,
-    default_model_dirs,
-    model_dirs,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> the submodule that defines it. Imported on first use: `attrmer spot` reads clips as
+# predict does (`attrmer.predict.clips`), and importing this package must not load torch and
+# the predictor (~1.7 s) for that.
+_EXPORTS: dict[str, str] = {
+    "VIDEO_SUFFIXES": "clips",
+    "ClipSource": "clips",
+    "InputError": "clips",
+    "WindowChoice": "clips",
+    "find_clips": "clips",
+    "parse_window": "clips",
+    "read_clip": "clips",
+    "EXIT_INPUT": "clips",
+    "EXIT_MODEL": "clips",
+    "EXIT_OK": "clips",
+    "EXIT_OUTPUT": "clips",
+    "cli": "command",
+    "format_table": "command",
+    "predict_paths": "command",
+    "STEPS": "predictor",
+    "Prediction": "predictor",
+    "Predictor": "predictor",
+    "PreparedClip": "predictor",
+    "check_device": "predictor",
+    "default_model_dirs": "predictor",
+    "model_dirs": "predictor",
+}
 
 __all__ = [
     "EXIT_INPUT",
@@ -60,3 +64,16 @@ __all__ = [
     "predict_paths",
     "read_clip",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

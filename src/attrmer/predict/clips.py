@@ -1,5 +1,6 @@
 """What `attrmer predict` reads: the clips a command-line path stands for, their frames, their
-frame rate, and the span of frames to use."""
+frame rate, and the span of frames to use; and the command's exit codes, which `attrmer spot`
+shares (here rather than in `command`, so that it need not import the predictor and torch)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from attrmer.preprocess.frames import (
 )
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mpg", ".mpeg", ".mkv", ".m4v", ".webm", ".wmv")
+
+EXIT_OK = 0
+EXIT_INPUT = 2  # bad usage, or an input that cannot be predicted
+EXIT_MODEL = 3  # the model directory is missing, incomplete or incompatible
+EXIT_OUTPUT = 4  # --output could not be written
 
 
 class InputError(Exception):
@@ -113,8 +119,9 @@ def video_fps(source: ClipSource) -> float | None:
 @dataclass(frozen=True)
 class WindowChoice:
     """How the frames to classify are chosen: "auto" (the motion peak, searched within frames
-    `onset`..`offset` when they are given), "full" (every frame) or "given" (frames
-    `onset`..`offset`, 1-based and inclusive)."""
+    `onset`..`offset` when they are given; a long clip is spotted), "full" (every frame),
+    "given" (frames `onset`..`offset`, 1-based and inclusive) or "spot" (every spotted
+    micro-expression, `attrmer.predict.long_video`)."""
 
     how: str
     onset: int | None = None
@@ -122,8 +129,9 @@ class WindowChoice:
 
 
 def parse_window(text: str) -> WindowChoice:
-    """`auto`, `full` or `ONSET:OFFSET` (1-based, inclusive; either side may be empty)."""
-    if text in ("auto", "full"):
+    """`auto`, `full`, `spot` or `ONSET:OFFSET` (1-based, inclusive; either side may be
+    empty)."""
+    if text in ("auto", "full", "spot"):
         return WindowChoice(text)
     onset, colon, offset = text.partition(":")
     try:
@@ -132,7 +140,7 @@ def parse_window(text: str) -> WindowChoice:
         first = int(onset) if onset.strip() else None
         last = int(offset) if offset.strip() else None
     except ValueError:
-        raise InputError(f"--window {text!r}: not auto, full or ONSET:OFFSET "
+        raise InputError(f"--window {text!r}: not auto, full, spot or ONSET:OFFSET "
                          "(frames counted from 1, e.g. 12:40)") from None
     if first is not None and last is not None and last < first:
         raise InputError(f"--window {text}: the offset {last} is before the onset {first}")

@@ -14,6 +14,10 @@ import numpy as np
 
 from attrmer.modelfile import ModelFileError
 from attrmer.predict.clips import (
+    EXIT_INPUT,
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_OUTPUT,
     VIDEO_SUFFIXES,
     ClipSource,
     InputError,
@@ -24,6 +28,7 @@ from attrmer.predict.clips import (
     video_fps,
 )
 from attrmer.predict.confidence import MIN_FRAMES
+from attrmer.predict.long_video import SpottedWindow, is_long, spotted_windows
 from attrmer.predict.predictor import (
     STEPS,
     Predictor,
@@ -33,10 +38,6 @@ from attrmer.predict.predictor import (
 )
 from attrmer.preprocess.frames import ClipError
 
-EXIT_OK = 0
-EXIT_INPUT = 2  # bad usage, or an input that cannot be predicted
-EXIT_MODEL = 3  # the model directory is missing, incomplete or incompatible
-EXIT_OUTPUT = 4  # --output could not be written
 TIMED_STEPS = ("decode", "window", *STEPS[1:])
 
 EXIT_CODES_HELP = f"""\
@@ -64,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
             "less than the training clips, or when no class is likely.\n\n"
             "--window auto (the default) classifies the onset-apex-offset window where facial\n"
             "motion against the first frame peaks (eyes left out, so blinks do not count);\n"
-            "full uses every frame; ONSET:OFFSET the frames given (counted from 1).\n\n"
+            "full uses every frame; ONSET:OFFSET the frames given (counted from 1). On a\n"
+            "clip over 10 s, auto spots the micro- and macro-expressions first (as `attrmer\n"
+            "spot` does) and classifies each micro-expression (one record each); --window\n"
+            "spot does so on any clip.\n\n"
             "--json prints a list with one object per clip, also for one clip: path, label,\n"
             "probabilities {class: p}, window {onset, apex, offset, how, seconds}, frames,\n"
             "models, votes, agreement, uncertain, reasons, motion, model; a clip that could\n"
@@ -77,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, default=None, metavar="DIR",
                         help="a model directory, or a folder of them for an ensemble (default: "
                              "models/seed_<s> for every seed of params.yaml train.seeds)")
-    parser.add_argument("--window", default=None, metavar="auto|full|ONSET:OFFSET",
+    parser.add_argument("--window", default=None, metavar="auto|full|spot|ONSET:OFFSET",
                         help="which frames to classify (default auto)")
     parser.add_argument("--onset", type=int, default=None, metavar="N",
                         help="first frame used, counted from 1 (for a frame folder: its "
@@ -237,17 +241,20 @@ def predict_paths(
             items.extend(find_clips(path))
         except InputError as exc:
             items.append({"path": str(path), "error": str(exc)})
+    jobs = [job for item in items for job in _jobs(predictor, item, window, fps)]
     records: list[dict[str, Any]] = []
     prepared: list[tuple[int, PreparedClip, dict[str, Any]]] = []
-    for item in _progress(items):
+    for item, choice, spotted in _progress(jobs):
         if isinstance(item, dict):
             records.append(item)
             continue
         records.append({"path": str(item.path)})
         try:
             start = time.perf_counter()
-            frames, span, window_seconds = load_window(predictor, item, window, fps)
+            frames, span, window_seconds = load_window(predictor, item, choice, fps)
             decode_seconds = time.perf_counter() - start - window_seconds
+            if spotted is not None:
+                span.update(how="spot", apex=spotted.apex, spotted=spotted.found)
             clip = predictor.prepare(frames)
         except InputError as exc:
             records[-1]["error"] = str(exc)
@@ -282,6 +289,30 @@ def predict_paths(
     return records
 
 
+def _jobs(predictor: Predictor, item: ClipSource | dict[str, Any], window: WindowChoice,
+          fps: float | None) -> list[tuple[Any, WindowChoice, SpottedWindow | None]]:
+    """What to classify of one clip: the clip with the window asked for, or for a long video
+    (`--window spot`, or `auto` on a clip longer than LONG_CLIP_SECONDS) one job per spotted
+    micro-expression; an error record when nothing can be."""
+    if isinstance(item, dict):
+        return [(item, window, None)]
+    rate = video_fps(item) or fps
+    whole = window.onset is None and window.offset is None
+    if not (window.how == "spot" or (window.how == "auto" and whole and is_long(item, rate))):
+        return [(item, window, None)]
+    try:
+        windows, summary = spotted_windows(item, rate, predictor.aligner)
+    except InputError as exc:
+        return [({"path": str(item.path), "error": str(exc)}, window, None)]
+    if not windows:
+        macro = len(summary["macro"])
+        return [({"path": str(item.path),
+                  "error": f"{item.path}: no micro-expression spotted in {summary['frames']} "
+                           f"frames ({macro} macro-expression{'s' * (macro != 1)}); "
+                           "`attrmer spot` shows the motion curves"}, window, None)]
+    return [(item, spotted.choice, spotted) for spotted in windows]
+
+
 def _progress(items: list[Any]) -> Iterable[Any]:
     if len(items) < 2:
         return items
@@ -303,8 +334,10 @@ def format_table(record: dict[str, Any]) -> str:
     votes = ", ".join(f"{name} {n}" for name, n in record["votes"].items())
     lines = [
         f"{record['path']}: {record['label']}{verdict}",
-        f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}; "
-        f"{record['frames']} frames used"
+        f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}"
+        + (f" (a spotted micro-expression, {span['spotted']['score']:.2f} px at the "
+           f"{span['spotted']['region'].replace('_', ' ')})" if span.get("spotted") else "")
+        + f"; {record['frames']} frames used"
         + (f"; the face leaves the shot at frame {span['face_lost_at']}, searched before it"
            if span.get("face_lost_at") else ""),
         f"  models: {record['models']} ({votes}), from {record['model']}",

@@ -2,6 +2,7 @@
 
 The `prepare` stage renders it too when `data.name` is `synthetic`; this command is for looking
 at the data or rendering a variant (another seed or size) outside the pipeline.
+`attrmer synth --long OUT_DIR` renders the long-video spotting corpus (`spot.corpus`) instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from attrmer.config import ConfigError, SynthConfig, load_params
+from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,10 +23,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("out_dir", type=Path, help="folder to write (replaced whole)")
     parser.add_argument("--params", type=Path, default=None,
-                        help="params file whose `synth` section to use (default: built-in "
-                             "defaults)")
-    parser.add_argument("--seed", type=int, default=None, help="override synth.seed")
+                        help="params file whose `synth` section (with --long: `spot.corpus`) "
+                             "to use (default: built-in defaults)")
+    parser.add_argument("--long", action="store_true",
+                        help="render the long-video spotting corpus (CAS(ME)^3 part A layout)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="override synth.seed (with --long: spot.corpus.seed)")
     parser.add_argument("--clips", type=int, default=None, help="override synth.clips")
+    parser.add_argument("--videos", type=int, default=None,
+                        help="with --long: override spot.corpus.videos")
     parser.add_argument("--workers", type=int, default=None,
                         help="rendering processes (default: up to 2)")
     return parser
@@ -33,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def cli(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.long:
+        return _long(args)
     from attrmer.synth.render import render_corpus
 
     try:
@@ -41,6 +49,8 @@ def cli(argv: list[str]) -> int:
                      if v is not None}
         cfg = dataclasses.replace(cfg, **overrides)
         cfg.validate()
+        if args.videos is not None:
+            raise ConfigError("--videos: only with --long (the clip corpus counts --clips)")
     except ConfigError as exc:
         print(f"attrmer synth: {exc}", file=sys.stderr)
         return 2
@@ -48,4 +58,25 @@ def cli(argv: list[str]) -> int:
     out = render_corpus(args.out_dir, cfg, workers=args.workers)
     print(f"attrmer synth: {cfg.clips} clips in {out} ({time.perf_counter() - start:.1f} s)",
           file=sys.stderr)
+    return 0
+
+
+def _long(args: argparse.Namespace) -> int:
+    from attrmer.synth.long_video import render_long_corpus
+
+    try:
+        if args.clips is not None:
+            raise ConfigError("--clips: the long-video corpus counts videos (--videos)")
+        cfg = load_params(args.params).spot.corpus if args.params else SpotCorpusConfig()
+        overrides = {k: v for k, v in (("seed", args.seed), ("videos", args.videos))
+                     if v is not None}
+        cfg = dataclasses.replace(cfg, **overrides)
+        start = time.perf_counter()
+        # Planning comes first and may still refuse the settings (more videos than faces).
+        out = render_long_corpus(args.out_dir, cfg, workers=args.workers)
+    except ConfigError as exc:
+        print(f"attrmer synth: {exc}", file=sys.stderr)
+        return 2
+    print(f"attrmer synth: {cfg.videos} long videos in {out} "
+          f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return 0

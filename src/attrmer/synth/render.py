@@ -19,6 +19,9 @@ variants. Blinks (AU45) happen independently of the emotion and are NOT written 
 AU cell: CASME II's coders mostly left blinks out, and a blink in the cell would make the
 AU sentence carry a nuisance as class evidence. `corpus.json` records every blink.
 
+Its pieces (faces, AU draws, apex and blink fields, camera noise, the workbook writer) also
+render the long-video spotting corpus, `attrmer.synth.long_video`.
+
 Not for reading the corpus back: that is `attrmer.datasets.synthetic` (the CASME II adapter).
 """
 
@@ -34,6 +37,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -53,6 +57,9 @@ from attrmer.synth.motion import (
 )
 from attrmer.synth.texture import skin_texture
 from attrmer.synth.warp import Warper, thin_plate_field
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 SHEET_NAME = "CASME2-coding-synthetic.xlsx"
 FRAMES_DIR = "CASME2_RAW_selected"
@@ -292,8 +299,10 @@ def _draw_timing(rng: np.random.Generator, cfg: SynthConfig) -> tuple[int, int]:
     return n_frames, int(np.clip(apex_index, 1, max(1, n_frames - 2)))
 
 
-def _draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity: float
-              ) -> tuple[AuMotion, ...]:
+def draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity: float
+             ) -> tuple[AuMotion, ...]:
+    """One of the emotion's AU combinations, with apex amplitudes scaled by `intensity`
+    (1: a micro-expression, peak at most `MAX_APEX_ALIGNED_PX` aligned pixels)."""
     codes, weights = zip(*emotion.combinations, strict=True)
     weights = np.asarray(weights, np.float64)
     code = codes[int(rng.choice(len(codes), p=weights / weights.sum()))]
@@ -311,6 +320,16 @@ def _draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity:
 def _apex_peak_aligned(face: Face, aus: list[AuMotion]) -> float:
     moves = expression_displacement(face.frame, aus, 1.0)
     return float(np.linalg.norm(moves, axis=1).max())
+
+
+def flicker_gain(rng: np.random.Generator, n_frames: int, fps: float, flicker: float
+                 ) -> np.ndarray:
+    """Illumination gain per frame: mains-like flicker at a random 1-12 Hz plus jitter."""
+    flicker_hz = rng.uniform(1.0, 12.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    t = np.arange(n_frames) / fps
+    return 1.0 + flicker * (0.7 * np.sin(2 * np.pi * flicker_hz * t + phase)
+                            + 0.3 * rng.uniform(-1, 1, n_frames))
 
 
 def chosen_faces(cfg: SynthConfig, faces: list[Face]) -> list[Face]:
@@ -353,15 +372,11 @@ def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
         along, across = _smooth_curve(rng, n_frames), _smooth_curve(rng, n_frames)
         drift = (drift_size * (along[:, None] * direction + 0.3 * across[:, None]
                                * np.array([-direction[1], direction[0]])))
-        flicker_hz = rng.uniform(1.0, 12.0)
-        phase = rng.uniform(0, 2 * np.pi)
-        t = np.arange(n_frames) / cfg.fps
-        gain = 1.0 + cfg.flicker * (0.7 * np.sin(2 * np.pi * flicker_hz * t + phase)
-                                    + 0.3 * rng.uniform(-1, 1, n_frames))
+        gain = flicker_gain(rng, n_frames, cfg.fps, cfg.flicker)
         drafts.setdefault(subject, []).append({
             "subject": subject,
             "emotion": emotion.name,
-            "aus": _draw_aus(rng, emotion, face, cfg.intensity),
+            "aus": draw_aus(rng, emotion, face, cfg.intensity),
             # Recordings start the clip somewhere inside a longer take.
             "onset_frame": int(rng.integers(1, 300)),
             "n_frames": n_frames,
@@ -397,6 +412,14 @@ def expression_profile(n_frames: int, apex_index: int) -> np.ndarray:
     return np.where(i <= apex_index, rise, fall)
 
 
+def blink_field(face: Face, closure: float) -> np.ndarray:
+    """Dense displacement of a blink closing the eyes by `closure` of their opening."""
+    frame = face.frame
+    return thin_plate_field(control_points(frame), blink_displacement(frame, closure),
+                            face.image.shape[:2],
+                            min_separation=MERGE_SEPARATION_IOD * frame.interocular)
+
+
 def blink_profile(n_frames: int, blink: Blink | None) -> np.ndarray:
     """Lid closure over the clip: fast fall, slower rise (a blink may run past the clip)."""
     if blink is None:
@@ -411,7 +434,7 @@ def blink_profile(n_frames: int, blink: Blink | None) -> np.ndarray:
 _NOISE_BANKS: dict[tuple[int, ...], np.ndarray] = {}
 
 
-def _noise_bank(shape: tuple[int, ...]) -> np.ndarray:
+def noise_bank(shape: tuple[int, ...]) -> np.ndarray:
     """Unit Gaussian noise twice the frame's size, drawn once per process from a fixed seed.
 
     Drawing fresh normals for every frame costs more than warping it; a random window of this
@@ -427,6 +450,50 @@ def _noise_bank(shape: tuple[int, ...]) -> np.ndarray:
     return _NOISE_BANKS[key]
 
 
+def camera_frame(warped: np.ndarray, gain: float, noise_sigma: float, rng: np.random.Generator
+                 ) -> np.ndarray:
+    """A warped frame as the camera records it: illumination gain, then sensor noise."""
+    height, width = warped.shape[:2]
+    pixels = warped.astype(np.float32)
+    pixels *= np.float32(gain)
+    if noise_sigma > 0:
+        # A random window of the bank: white Gaussian noise, new in every frame.
+        top, left = rng.integers(0, height), rng.integers(0, width)
+        pixels += noise_bank(warped.shape)[top:top + height, left:left + width] * np.float32(
+            noise_sigma)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class ExpressionField:
+    """The dense apex displacement of a set of AUs on one face, held within a peak."""
+
+    field: np.ndarray  # (H, W, 2) float32, frame pixels
+    moves: np.ndarray  # control-point displacement, frame pixels
+    aus: list[AuMotion]  # amplitudes as rendered (shrunk with the field)
+    peak_px: float  # largest displacement of any pixel, frame pixels
+
+
+def expression_field(face: Face, aus: list[AuMotion], limit_aligned_px: float
+                     ) -> ExpressionField:
+    """The apex field of `aus` on `face`, scaled down if any pixel would move further than
+    `limit_aligned_px` aligned pixels."""
+    frame = face.frame
+    moves = expression_displacement(frame, aus, face.pixels_per_aligned_pixel)
+    field = thin_plate_field(control_points(frame), moves, face.image.shape[:2],
+                             min_separation=MERGE_SEPARATION_IOD * frame.interocular)
+    # The dense field can exceed its control points a little where close points move apart.
+    limit = limit_aligned_px * face.pixels_per_aligned_pixel
+    peak = float(np.linalg.norm(field, axis=2).max())
+    if peak > limit:
+        shrink = limit / peak
+        field *= np.float32(shrink)
+        moves = moves * shrink
+        aus = [dataclasses.replace(a, amplitude=round(a.amplitude * shrink, 4)) for a in aus]
+        peak = float(np.linalg.norm(field, axis=2).max())
+    return ExpressionField(field, moves, list(aus), peak)
+
+
 @dataclass
 class RenderedClip:
     frames: list[np.ndarray]  # RGB uint8, before JPEG compression
@@ -436,45 +503,21 @@ class RenderedClip:
 def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
     """The clip's frames (RGB, before JPEG) and its ground truth."""
     frame = face.frame
-    points = control_points(frame)
-    shape = face.image.shape[:2]
-    min_separation = MERGE_SEPARATION_IOD * frame.interocular
-    aus = list(spec.aus)
-    moves = expression_displacement(frame, aus, face.pixels_per_aligned_pixel)
-    expression_field = thin_plate_field(points, moves, shape, min_separation=min_separation)
-    # The dense field can exceed its control points a little where close points move apart;
-    # hold the clip's true peak within the micro range.
-    limit = MAX_APEX_ALIGNED_PX * cfg.intensity * face.pixels_per_aligned_pixel
-    field_peak = float(np.linalg.norm(expression_field, axis=2).max())
-    if field_peak > limit:
-        shrink = limit / field_peak
-        expression_field *= np.float32(shrink)
-        moves = moves * shrink
-        aus = [dataclasses.replace(a, amplitude=round(a.amplitude * shrink, 4)) for a in aus]
-        field_peak = float(np.linalg.norm(expression_field, axis=2).max())
-    fields = [(expression_profile(spec.n_frames, spec.apex_index), expression_field)]
+    # Hold the clip's true peak within the micro range.
+    apex = expression_field(face, list(spec.aus), MAX_APEX_ALIGNED_PX * cfg.intensity)
+    aus, moves, field_peak = apex.aus, apex.moves, apex.peak_px
+    fields = [(expression_profile(spec.n_frames, spec.apex_index), apex.field)]
     if spec.blink is not None:
-        blink_moves = blink_displacement(frame, spec.blink.closure)
         fields.append((blink_profile(spec.n_frames, spec.blink),
-                       thin_plate_field(points, blink_moves, shape,
-                                        min_separation=min_separation)))
+                       blink_field(face, spec.blink.closure)))
 
     warper = Warper(face.image)
     rng = np.random.default_rng(spec.noise_seed)
-    bank = _noise_bank(face.image.shape)
-    height, width = face.image.shape[:2]
-    sigma = np.float32(cfg.noise_sigma)
     frames = []
     for i in range(spec.n_frames):
         warped = warper.warp([(float(profile[i]), field) for profile, field in fields],
                              spec.drift[i])
-        pixels = warped.astype(np.float32)
-        pixels *= np.float32(spec.gain[i])
-        if cfg.noise_sigma > 0:
-            # A random window of the bank: white Gaussian noise, new in every frame.
-            top, left = rng.integers(0, height), rng.integers(0, width)
-            pixels += bank[top:top + height, left:left + width] * sigma
-        frames.append(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        frames.append(camera_frame(warped, spec.gain[i], cfg.noise_sigma, rng))
 
     point_peak = float(np.linalg.norm(moves, axis=1).max())
     ppa = face.pixels_per_aligned_pixel
@@ -552,7 +595,6 @@ def _render_task(task: tuple[str, ClipSpec]) -> dict:
 def write_sheet(path: Path, specs: list[ClipSpec]) -> None:
     """The coding sheet in the CASME II 2014 format, byte-identical for identical specs."""
     from openpyxl import Workbook
-    from openpyxl.xml.functions import tostring
 
     workbook = Workbook()
     sheet = workbook.active
@@ -561,6 +603,13 @@ def write_sheet(path: Path, specs: list[ClipSpec]) -> None:
     for spec in specs:
         sheet.append([spec.subject, spec.filename, None, spec.onset_frame, spec.apex_frame,
                       spec.offset_frame, None, au_cell(spec.aus), spec.emotion])
+    save_workbook(workbook, path)
+
+
+def save_workbook(workbook: Workbook, path: Path) -> None:
+    """Save an openpyxl workbook with fixed timestamps: identical content, identical bytes."""
+    from openpyxl.xml.functions import tostring
+
     workbook.properties.creator = "attrmer"
     workbook.properties.created = SHEET_TIMESTAMP
     workbook.properties.modified = SHEET_TIMESTAMP
@@ -583,7 +632,7 @@ def write_sheet(path: Path, specs: list[ClipSpec]) -> None:
 # --------------------------------------------------------------------------------- corpus ---
 
 
-def _default_workers() -> int:
+def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
@@ -600,7 +649,7 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
     out_dir = Path(out_dir)
     faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
     specs = plan_corpus(cfg, faces)
-    workers = _default_workers() if workers is None else max(1, workers)
+    workers = default_workers() if workers is None else max(1, workers)
     with atomic_path(out_dir, directory=True) as tmp:
         bar = tqdm(total=len(specs), desc="synth: rendering clips", unit="clip",
                    disable=not progress)

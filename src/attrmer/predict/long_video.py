@@ -1,0 +1,87 @@
+"""A long video in `attrmer predict`: spot its expressions first, then classify each
+micro-expression (`--window spot`, and what `--window auto` does on a clip longer than
+`LONG_CLIP_SECONDS`).
+
+The spotter (`attrmer.spot`) reads the whole video once, frame by frame, and names each
+micro- and macro-expression's onset, apex and offset; every micro-expression interval then
+becomes one clip of frames onset..offset that predict classifies like any other. Macro-
+expressions are listed in the record but not classified: the models are micro-expression
+models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from attrmer.predict.clips import ClipSource, InputError, WindowChoice
+
+# Longer than this, a clip is a recording to spot in rather than one expression: the
+# longest micro-expression datasets' clips last ~3 s (CASME II at 200 fps), the longest
+# macro-expression ~4 s.
+LONG_CLIP_SECONDS = 10.0
+# The rate assumed for a folder of frames given without --fps (CAS(ME)^3's).
+FOLDER_FPS = 30.0
+
+
+def clip_frame_count(source: ClipSource) -> int:
+    """How many frames a clip holds, without decoding them (a video's declared count)."""
+    if source.kind == "frames":
+        from attrmer.preprocess.frames import frame_files
+
+        return len(frame_files(source.path))
+    import cv2
+
+    capture = cv2.VideoCapture(str(source.path))
+    try:
+        return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+def is_long(source: ClipSource, fps: float | None) -> bool:
+    return clip_frame_count(source) > LONG_CLIP_SECONDS * (fps or FOLDER_FPS)
+
+
+@dataclass(frozen=True)
+class SpottedWindow:
+    """One micro-expression interval to classify, 1-based and inclusive, and what the
+    spotter said of it."""
+
+    choice: WindowChoice
+    apex: int
+    found: dict[str, Any]
+
+
+def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None
+                    ) -> tuple[list[SpottedWindow], dict[str, Any]]:
+    """Spot `source`; its micro-expression windows and a summary of everything spotted
+    (frames, fps, micro and macro intervals). Errors are InputError naming the path."""
+    from attrmer.preprocess.frames import ClipError
+    from attrmer.spot import spot_path
+
+    rate = fps or FOLDER_FPS
+    try:
+        result = spot_path(source.path, kind=source.kind, fps=rate, aligner=aligner)
+    except ClipError as exc:
+        raise InputError(f"{source.path}: {exc}") from None
+    # The spotter numbers a folder's frames by their file names and a video's from 1;
+    # predict's windows count positions from 1, as --window ONSET:OFFSET does.
+    position = {int(number): i + 1 for i, number in enumerate(result.frame_numbers)}
+    windows = []
+    for interval, region in zip(result.intervals, result.regions, strict=True):
+        if interval.kind != "micro":
+            continue
+        windows.append(SpottedWindow(
+            WindowChoice("given", position[interval.onset], position[interval.offset]),
+            apex=position[interval.apex],
+            found={"kind": interval.kind, "score": interval.score, "region": region}))
+    summary = {
+        "frames": len(result.frame_numbers),
+        "fps": rate,
+        "micro": sum(i.kind == "micro" for i in result.intervals),
+        "macro": [[position[i.onset], position[i.apex], position[i.offset]]
+                  for i in result.intervals if i.kind == "macro"],
+        "blinks": len(result.blinks),
+    }
+    return windows, summary

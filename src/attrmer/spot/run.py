@@ -1,0 +1,153 @@
+"""Spotting a whole long-video delivery, as the `spot` and `evaluate_spotting` stages do.
+
+`spot_index` runs the spotter (`attrmer.spot.reading`) on every usable video of a
+`LongVideoIndex` (the built-in long videos or a CAS(ME)^3 part A delivery, both read by
+`attrmer.datasets.casme3_lv`); a video that cannot be spotted is recorded as failed with its
+reason, and the others go on. `write_spotted` / `read_spotted` keep the intervals as one CSV,
+`score_spotting` turns them and the sheet's truth into the MEGC figures of
+`metrics/spotting.json`. Not for one video from the command line (`attrmer spot`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from attrmer.config import FlowConfig, SpotConfig
+from attrmer.datasets.casme3_lv import LongVideoIndex, blinks, ground_truth, read_long_videos
+from attrmer.errors import AttrmerError
+from attrmer.io import atomic_path
+from attrmer.spot.evaluate import evaluate_spotting, per_video
+from attrmer.spot.intervals import Interval
+from attrmer.spot.peaks import SpotResult
+from attrmer.spot.reading import spot_path
+
+# What the `long_videos` stage writes in place of a corpus when spot.videos names a delivery.
+SOURCE_FILE = "source.json"
+SPOTTED_COLUMNS = ["video_key", "onset", "apex", "offset", "kind", "score", "region"]
+VIDEO_STATUS_COLUMNS = ["video_key", "frames", "intervals", "micro", "macro", "blinks",
+                        "status", "reason"]
+
+
+class SpottingInputError(AttrmerError, ValueError):
+    """A spotting input (the long-video folder, the spotted intervals) is unusable."""
+
+
+def long_video_root(videos_dir: str | Path) -> Path:
+    """Where the long videos of the `long_videos` stage's output lie: the folder itself (the
+    built-in corpus), or the delivery its `source.json` names."""
+    videos_dir = Path(videos_dir)
+    source = videos_dir / SOURCE_FILE
+    if not source.is_file():
+        return videos_dir
+    try:
+        root = Path(json.loads(source.read_text())["root"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SpottingInputError(f"{source}: not a long-video source record ({exc})") from None
+    if not root.exists():
+        raise SpottingInputError(f"{source}: the long videos it names, {root}, do not exist")
+    return root
+
+
+def read_index(videos_dir: str | Path) -> LongVideoIndex:
+    return read_long_videos(long_video_root(videos_dir))
+
+
+@dataclass
+class SpottedIndex:
+    """Every video's spotting result (ok videos) and one status row per video."""
+
+    results: dict[str, SpotResult] = field(default_factory=dict)
+    status: list[dict[str, Any]] = field(default_factory=list)
+
+
+def spot_index(index: LongVideoIndex, cfg: SpotConfig, *, flow_cfg: FlowConfig | None = None,
+               on_video: Callable[[str, SpotResult], None] | None = None) -> SpottedIndex:
+    """Spot every ok video of `index`; `on_video(key, result)` after each (e.g. its figure)."""
+    from attrmer.preprocess.align import FaceAligner
+    from attrmer.preprocess.frames import ClipError
+
+    aligner = FaceAligner()  # one detector and landmark model for every video
+    spotted = SpottedIndex()
+    for video in index.videos.itertuples(index=False):
+        if video.status != "ok":
+            spotted.status.append(_status(video.key, status="failed", reason=video.reason))
+            continue
+        try:
+            result = spot_path(video.frame_dir, kind="frames", fps=float(video.fps), cfg=cfg,
+                               flow_cfg=flow_cfg, aligner=aligner)
+        except ClipError as exc:
+            spotted.status.append(_status(video.key, status="failed", reason=str(exc)))
+            continue
+        spotted.results[video.key] = result
+        kinds = [i.kind for i in result.intervals]
+        spotted.status.append(_status(
+            video.key, frames=len(result.frame_numbers), intervals=len(kinds),
+            micro=kinds.count("micro"), macro=kinds.count("macro"), blinks=len(result.blinks),
+            status="ok", reason=""))
+        if on_video is not None:
+            on_video(video.key, result)
+    return spotted
+
+
+def _status(key: str, **values: Any) -> dict[str, Any]:
+    return {"video_key": key, **{c: values.get(c, "") for c in VIDEO_STATUS_COLUMNS[1:]}}
+
+
+def write_spotted(spotted: SpottedIndex, intervals_csv: str | Path,
+                  videos_csv: str | Path) -> None:
+    """The spotted intervals (one row each) and the per-video status, each CSV atomically."""
+    rows = [{"video_key": key, **interval.as_dict(), "region": region}
+            for key, result in spotted.results.items()
+            for interval, region in zip(result.intervals, result.regions, strict=True)]
+    for path, table, columns in ((intervals_csv, rows, SPOTTED_COLUMNS),
+                                 (videos_csv, spotted.status, VIDEO_STATUS_COLUMNS)):
+        with atomic_path(Path(path)) as tmp:
+            pd.DataFrame(table, columns=columns).to_csv(tmp, index=False)
+
+
+def read_spotted(intervals_csv: str | Path, videos_csv: str | Path) -> dict[str, list[Interval]]:
+    """{video key: its spotted intervals} for every video spotted ok (none found: [])."""
+    intervals_csv, videos_csv = Path(intervals_csv), Path(videos_csv)
+    try:
+        videos = pd.read_csv(videos_csv, dtype={"video_key": str, "status": str})
+        table = pd.read_csv(intervals_csv, dtype={"video_key": str, "kind": str})
+    except (OSError, ValueError) as exc:
+        raise SpottingInputError(f"{intervals_csv}: cannot read the spotted intervals "
+                                 f"({exc})") from None
+    missing = sorted(set(SPOTTED_COLUMNS) - set(table.columns))
+    if missing:
+        raise SpottingInputError(f"{intervals_csv}: columns {missing} missing")
+    found: dict[str, list[Interval]] = {
+        key: [] for key in videos.loc[videos["status"] == "ok", "video_key"]}
+    for number, row in enumerate(table.itertuples(index=False), start=2):
+        if row.video_key not in found:
+            raise SpottingInputError(f"{intervals_csv}, row {number}: video {row.video_key!r} "
+                                     f"is not spotted ok in {videos_csv}")
+        try:
+            found[row.video_key].append(Interval(int(row.onset), int(row.apex), int(row.offset),
+                                                 row.kind, float(row.score)))
+        except (TypeError, ValueError) as exc:
+            raise SpottingInputError(f"{intervals_csv}, row {number}: {exc}") from None
+    return found
+
+
+def score_spotting(index: LongVideoIndex, spotted: Mapping[str, list[Interval]], *,
+                   iou: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The MEGC figures over the spotted videos (`metrics/spotting.json`) and one row per video
+    and type. Videos that could not be spotted are left out of both, and counted."""
+    truth = ground_truth(index)
+    scored = {key: truth[key] for key in spotted if key in truth}
+    unknown = sorted(set(spotted) - set(truth))
+    if unknown:
+        raise SpottingInputError(f"spotted video {unknown[0]!r} is not an ok video of "
+                                 f"{index.sheet}")
+    summary = evaluate_spotting(scored, dict(spotted), iou_threshold=iou)
+    summary["videos_not_spotted"] = len(truth) - len(scored)
+    summary["blinks_annotated"] = sum(len(b) for k, b in blinks(index).items() if k in scored)
+    return summary, per_video(scored, dict(spotted), iou_threshold=iou)

@@ -1,0 +1,48 @@
+"""DVC stage `evaluate_spotting`: the MEGC spotting figures -> metrics/spotting.json.
+
+A spotted interval is a true positive when its IoU with an annotated interval of the same
+video and type is at least `spot.iou` (each annotation matched once); precision, recall and
+F1 per type (micro, macro) and overall, pooled over the videos spotted (attrmer.spot.evaluate).
+One row per video and type goes to metrics/spotting_videos.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from attrmer.config import load_params
+from attrmer.errors import run_reporting_errors
+from attrmer.io import atomic_path, write_json
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--videos", type=Path, default=Path("data/long_videos"))
+    parser.add_argument("--spotted", type=Path, default=Path("data/spotting"))
+    parser.add_argument("--out", type=Path, default=Path("metrics/spotting.json"))
+    parser.add_argument("--per-video", type=Path, default=Path("metrics/spotting_videos.csv"))
+    args = parser.parse_args(argv)
+
+    def run() -> None:
+        from attrmer.spot.run import read_index, read_spotted, score_spotting
+
+        params = load_params(args.params)
+        spotted = read_spotted(args.spotted / "spotted.csv", args.spotted / "videos.csv")
+        summary, rows = score_spotting(read_index(args.videos), spotted, iou=params.spot.iou)
+        write_json(args.out, summary)
+        with atomic_path(args.per_video) as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        print("evaluate_spotting: " + ", ".join(
+            f"{kind} F1 {summary[kind]['f1']:.3f} (P {summary[kind]['precision']:.3f}, "
+            f"R {summary[kind]['recall']:.3f})" for kind in ("micro", "macro", "overall"))
+            + f" at IoU >= {summary['iou']}, {summary['videos']} videos")
+
+    return run_reporting_errors("evaluate_spotting", run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
