@@ -1,6 +1,7 @@
-"""DVC stage `baselines@<name>`: a classic baseline (LBP-TOP or MDMO + SVM) on the same split
-as the method, its C chosen inside the training subjects, writing its predictions and a summary
-beside the method's (one run: both classifiers are deterministic)."""
+"""DVC stage `baselines@<name>`: a classic baseline (a name of `attrmer.baselines.run.BASELINES`:
+LBP-TOP, MDMO, FDM or Sparse MDMO, each with an SVM) on the same split as the method, its C
+chosen inside the training subjects, writing its predictions and a summary beside the
+method's (one run: every classifier is deterministic)."""
 
 from __future__ import annotations
 

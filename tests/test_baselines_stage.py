@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from attrmer.baselines.run import (
+    BASELINES,
     BaselineSetupError,
     run_baseline,
     softmax_scores,
@@ -98,7 +99,7 @@ def _stage_args(name: str, paths: dict[str, Path]) -> list[str]:
             "--rgb", str(paths["rgb"]), "--flow", str(paths["flow"]), "--out", str(paths["out"])]
 
 
-@pytest.mark.parametrize("name", ["lbptop", "mdmo"])
+@pytest.mark.parametrize("name", sorted(BASELINES))
 def test_stage_writes_predictions_and_summary_on_the_holdout_split(
     tmp_path: Path, name: str
 ) -> None:

@@ -1,13 +1,13 @@
 """Run a classic baseline on the method's own manifest and split.
 
-`run_baseline("lbptop" | "mdmo", ...)` computes the baseline's feature for every usable clip
-that training would use (the manifest's usable rows present in both the RGB and the flow store),
-once per run, then fits the baseline's SVM on the training side of each fold (holdout: the
-"train" and "val" rows; LOSO: every other subject; leave-one-dataset-out: every other
-dataset) and predicts the test side. The predictions
-go to `<out_dir>/predictions.csv` in the format that training writes (key, subject, fold,
-y_true, y_pred, prob_<class>...), and their summary to `summary_path` through
-`attrmer.evaluate.summary.summarize_runs`, so the report shows the baselines beside the method.
+`run_baseline(name, ...)` (a name of `BASELINES`) computes the baseline's feature for every
+usable clip that training would use (the manifest's usable rows present in both the RGB and the
+flow store), once per run, then fits the baseline's SVM on the training side of each fold
+(holdout: the "train" and "val" rows; LOSO: every other subject; leave-one-dataset-out: every
+other dataset) and predicts the test side. The predictions go to `<out_dir>/predictions.csv`
+in the format that training writes (key, subject, fold, y_true, y_pred, prob_<class>...), and
+their summary to `summary_path` through `attrmer.evaluate.summary.summarize_runs`, so the
+report shows the baselines beside the method.
 
 The classifiers:
 
@@ -22,15 +22,26 @@ The classifiers:
   faces, would otherwise fall on both ends of the θ axis. No standardisation: ρ is already
   normalised to [0, 1] per clip, and scaling each dimension to unit variance would give the
   ROIs that barely move as much weight as those that do.
+* FDM: the map's principal vectors (pixels per frame) scaled to unit L2 norm per clip, then
+  a linear `SVC` as for MDMO. The scaling keeps the pattern of directions and relative
+  strengths and drops the clip's overall motion amplitude, which varies with the subject
+  more than with the emotion (MDMO's per-clip ρ normalisation does the same); it also makes
+  C mean the same whatever the grid.
+* Sparse MDMO: the MDMO feature in its vector form as above, then its sparse code over a
+  dictionary learnt by graph-regularised sparse coding (`attrmer.baselines.sparse_mdmo`), then
+  a linear `SVC`. The coder is a step of the classifier's pipeline, so the dictionary is
+  learnt on each fold's training side only, and again on each inner training split while C
+  is chosen.
 
 C: `baselines.<name>.svm_c` is one value or a grid; from a grid, each fold picks the C with
 the best mean UF1 in a subject-wise cross-validation inside its own training subjects (grouped
 by subject, up to 5 folds; ties go to the smaller C), so the test side never informs it. The
 chosen C of every fold is in the summary.
 
-Runs: both classifiers are deterministic (`LinearSVC` solves the primal problem, `SVC` without
-probability estimates has no randomness), so a baseline runs once and its summary has no
-spread: a "± 0 over 5 seeds" would not be a variance.
+Runs: every classifier is deterministic (`LinearSVC` solves the primal problem, `SVC` without
+probability estimates has no randomness, the sparse coder's atoms start from a seeded draw),
+so a baseline runs once and its summary has no spread: a "± 0 over 5 seeds" would not be a
+variance.
 
 `prob_<class>` columns: a softmax over the SVM's decision values (one-vs-rest margins for
 LinearSVC, one-vs-one vote-based scores for SVC), not calibrated probabilities; a class absent
@@ -52,9 +63,11 @@ from sklearn.preprocessing import FunctionTransformer, Normalizer
 from sklearn.svm import SVC, LinearSVC
 from tqdm import tqdm
 
+from attrmer.baselines.fdm import fdm_feature_length, fdm_from_config
 from attrmer.baselines.lbptop import feature_length, lbp_top_from_config
 from attrmer.baselines.mdmo import FEATURE_LENGTH as MDMO_LENGTH
 from attrmer.baselines.mdmo import mdmo_feature
+from attrmer.baselines.sparse_mdmo import GraphSparseCoder
 from attrmer.config import Params
 from attrmer.errors import AttrmerError
 from attrmer.evaluate.summary import summarize_runs
@@ -74,8 +87,10 @@ class BaselineSetupError(AttrmerError, ValueError):
 
 @dataclass(frozen=True)
 class Baseline:
-    """A baseline: which store feeds it, its feature, its classifier and its C."""
+    """A baseline: its name in tables, which store feeds it, its feature, its classifier and
+    its C."""
 
+    title: str  # the method's name, as the report's tables print it
     store: str  # "rgb" or "flow"
     feature_length: Callable[[Params], int]
     features: Callable[[ClipStore, list[int], Params], np.ndarray]
@@ -92,16 +107,32 @@ def _lbptop_features(store: ClipStore, indexes: list[int], params: Params) -> np
     return np.stack(rows)
 
 
-def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
-    landmarks = store.meta_array("landmarks")
+def _flow_reference(store: ClipStore, params: Params) -> str:
     # What the fields are measured against is a property of the store; params.yaml's
     # flow.reference is what it was written with when the store does not record it.
     written_with = store.attrs.get("params", {}).get("flow", {})
-    reference = written_with.get("reference", params.flow.reference)
+    return written_with.get("reference", params.flow.reference)
+
+
+def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
+    landmarks = store.meta_array("landmarks")
+    reference = _flow_reference(store, params)
     rows = []
     for i in tqdm(indexes, desc="MDMO", unit="clip", file=sys.stderr):
         try:
             rows.append(mdmo_feature(store.read(i), landmarks[i], reference=reference))
+        except ValueError as exc:
+            raise BaselineSetupError(f"{store.path}: clip {store.keys[i]!r}: {exc}") from None
+    return np.stack(rows)
+
+
+def _fdm_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
+    config = params.baselines.fdm
+    reference = _flow_reference(store, params)
+    rows = []
+    for i in tqdm(indexes, desc="FDM", unit="clip", file=sys.stderr):
+        try:
+            rows.append(fdm_from_config(store.read(i), config, reference=reference))
         except ValueError as exc:
             raise BaselineSetupError(f"{store.path}: clip {store.keys[i]!r}: {exc}") from None
     return np.stack(rows)
@@ -132,8 +163,29 @@ def _mdmo_classifier(params: Params, c: float) -> Pipeline:
     )
 
 
+def _fdm_classifier(params: Params, c: float) -> Pipeline:
+    return make_pipeline(
+        Normalizer(norm="l2"),
+        SVC(C=c, kernel="linear", break_ties=True),
+    )
+
+
+def _sparse_mdmo_classifier(params: Params, c: float) -> Pipeline:
+    config = params.baselines.sparse_mdmo
+    return make_pipeline(
+        FunctionTransformer(_polar_to_cartesian),
+        GraphSparseCoder(
+            atoms=config.atoms, sparsity=config.sparsity, graph_weight=config.graph_weight,
+            neighbours=config.neighbours, iterations=config.iterations,
+            code_iterations=config.code_iterations, seed=config.seed,
+        ),
+        SVC(C=c, kernel="linear", break_ties=True),
+    )
+
+
 BASELINES: dict[str, Baseline] = {
     "lbptop": Baseline(
+        title="LBP-TOP",
         store="rgb",
         feature_length=lambda p: feature_length(p.baselines.lbptop.grid,
                                                 p.baselines.lbptop.neighbors),
@@ -142,11 +194,28 @@ BASELINES: dict[str, Baseline] = {
         svm_c=lambda p: p.baselines.lbptop.svm_c,
     ),
     "mdmo": Baseline(
+        title="MDMO",
         store="flow",
         feature_length=lambda p: MDMO_LENGTH,
         features=_mdmo_features,
         classifier=_mdmo_classifier,
         svm_c=lambda p: p.baselines.mdmo.svm_c,
+    ),
+    "fdm": Baseline(
+        title="FDM",
+        store="flow",
+        feature_length=lambda p: fdm_feature_length(p.baselines.fdm),
+        features=_fdm_features,
+        classifier=_fdm_classifier,
+        svm_c=lambda p: p.baselines.fdm.svm_c,
+    ),
+    "sparse_mdmo": Baseline(
+        title="Sparse MDMO",
+        store="flow",
+        feature_length=lambda p: MDMO_LENGTH,
+        features=_mdmo_features,  # the MDMO feature itself; the coding is the classifier's
+        classifier=_sparse_mdmo_classifier,
+        svm_c=lambda p: p.baselines.sparse_mdmo.svm_c,
     ),
 }
 

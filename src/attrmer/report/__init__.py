@@ -2,10 +2,12 @@
 
 Reads every finished experiment (``dvc exp show --json``, or the same JSON from a file), turns
 each into a flat record — params such as ``train.alpha`` and ``model.depth``, the metrics of
-``metrics/summary.json`` and, where present, of the LBP-TOP and MDMO baselines — and writes:
+``metrics/summary.json`` and, where present, of every baseline in ``metrics/baselines/`` (named
+as the registry ``attrmer.baselines.run.BASELINES`` names them) — and writes:
 
 - ``tables.md``: Table III (the method's accuracy, UF1 and UAR, mean ± std over seeds, with the
-  baselines and the paper's published rows), Table IV (L_θ only versus the full loss), and the
+  baselines, the paper's published rows and the figures it copied for the methods it compares
+  with, marked as copied), Table IV (L_θ only versus the full loss), and the
   numbers behind Fig. 2/3 (3D-ResNet depth 10/18/34 without and with the attribute branch) and
   Fig. 4 (α from 0 to 1). Every row states its dataset and protocol: holdout 3:2 or LOSO, class
   set, number of seeds and how the model was selected, since MER numbers obtained under

@@ -5,6 +5,7 @@ and the words that describe a record's protocol, classes and model selection."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,15 +16,15 @@ from typing import Any
 
 import yaml
 
+from attrmer.baselines.run import BASELINES
 from attrmer.evaluate.summary import dataset_label
 
 SUMMARY_METRICS = "metrics/summary.json"
 BY_SEED_METRICS = "metrics/summary_by_seed.json"
-BASELINE_METRICS = {
-    "lbptop": "metrics/baselines/lbptop.json",
-    "mdmo": "metrics/baselines/mdmo.json",
-}
-BASELINE_NAMES = {"lbptop": "LBP-TOP (baseline)", "mdmo": "MDMO (baseline)"}
+# Each baseline stage writes metrics/baselines/<name>.json; the names are those of the
+# registry `attrmer.baselines.run.BASELINES`, which also says how the tables name them.
+BASELINE_METRICS_DIR = "metrics/baselines"
+_BASELINE_METRICS = re.compile(rf"^{re.escape(BASELINE_METRICS_DIR)}/([^/]+)\.json$")
 PARAMS_FILE = "params.yaml"
 DEPTHS = (10, 18, 34)
 PAPER_DEPTH = 10
@@ -137,8 +138,8 @@ def parse_exp_show(
             skipped.append(name)
             continue
         baselines = {}
-        for baseline, path in BASELINE_METRICS.items():
-            values = _file_data(data.get("metrics"), path)
+        for baseline in baseline_names(data.get("metrics")):
+            values = _file_data(data.get("metrics"), baseline_metrics_path(baseline))
             if values is not None:
                 baselines[baseline] = flatten(values)
         records.append(ExperimentRecord(
@@ -147,6 +148,23 @@ def parse_exp_show(
             by_seed=_by_seed(_file_data(data.get("metrics"), by_seed_path)),
         ))
     return _deduplicate(records), skipped
+
+
+def baseline_metrics_path(name: str) -> str:
+    return f"{BASELINE_METRICS_DIR}/{name}.json"
+
+
+def baseline_names(metrics: Mapping[str, Any] | None) -> list[str]:
+    """The baselines with a metrics/baselines/<name>.json among a revision's metrics files:
+    in the registry's order, then any the registry no longer has, by name."""
+    present = {m.group(1) for path in (metrics or {}) if (m := _BASELINE_METRICS.match(path))}
+    return [n for n in BASELINES if n in present] + sorted(present - set(BASELINES))
+
+
+def baseline_title(name: str) -> str:
+    """How Table III names a baseline's row: the registry's title, "(baseline)" after it."""
+    baseline = BASELINES.get(name)
+    return f"{baseline.title if baseline is not None else name} (baseline)"
 
 
 def _by_seed(data: Mapping[str, Any] | None) -> dict[str, dict[int, float]]:

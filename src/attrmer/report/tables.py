@@ -12,12 +12,12 @@ from attrmer.evaluate.plots import plot_alpha_sweep, plot_depth_comparison
 from attrmer.evaluate.summary import dataset_label
 from attrmer.io import atomic_path, write_json, write_text
 from attrmer.report.records import (
-    BASELINE_METRICS,
-    BASELINE_NAMES,
+    BASELINE_METRICS_DIR,
     DEPTHS,
     PAPER_DEPTH,
     SUMMARY_METRICS,
     ExperimentRecord,
+    baseline_title,
     classes_text,
     dataset_cell,
     load_paper_results,
@@ -50,7 +50,7 @@ def _paper_rows(paper: Mapping[str, Any], table: str) -> list[list[str]]:
     protocol = paper["protocol"]
     source = paper["source"]["reference"]
     rows = []
-    for dataset in paper["datasets"].values():
+    for key, dataset in paper["datasets"].items():
         selection = f"{protocol['model_selection']}; {protocol['epochs']} epochs"
         common = [protocol["split"], ", ".join(dataset["classes"]), protocol["runs"], selection]
         if table == "III":
@@ -58,6 +58,7 @@ def _paper_rows(paper: Mapping[str, Any], table: str) -> list[list[str]]:
             accuracy = f"{values['accuracy_mean']:.2f} ± {values['accuracy_std']:.2f}"
             rows.append([dataset["label"], "paper (published)", source, accuracy, "—", "—",
                          *common])
+            rows += _copied_rows(paper, key, dataset["label"])
         else:
             rows.append([dataset["label"], "paper: 3D-ResNet only (L_θ)", f"{source}, Table IV",
                          f"{dataset['table4']['l_theta_only_accuracy']:.2f}", "—", "—", *common])
@@ -65,6 +66,23 @@ def _paper_rows(paper: Mapping[str, Any], table: str) -> list[list[str]]:
             rows.append([dataset["label"], "paper: full loss", f"{source}, Table III",
                          f"{full['accuracy_mean']:.2f} ± {full['accuracy_std']:.2f}", "—", "—",
                          *common])
+    return rows
+
+
+def _copied_rows(paper: Mapping[str, Any], dataset: str, label: str) -> list[list[str]]:
+    """The paper's Table III rows for the methods it compares with, marked as copied: the
+    paper took them from other work, so they carry no protocol of the paper's own."""
+    rows = []
+    for entry in paper.get("table3_compared", []):
+        values = entry.get(dataset)
+        if values is None:
+            continue
+        where = f"{paper['source']['reference']}, Table III"
+        if entry.get("cited"):
+            where += f"; from {entry['cited']}"
+        rows.append([label, f"{entry['method']} (copied by the paper)", where,
+                     f"{values['accuracy_mean']:.2f} ± {values['accuracy_std']:.2f}", "—", "—",
+                     "not stated (copied from other work)", "—", "—", "—"])
     return rows
 
 
@@ -105,11 +123,11 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
             continue
         rows.append(_row(best, _method_name(best), best.metrics))
         for baseline, values in best.baselines.items():
-            rows.append(_row(best, BASELINE_NAMES.get(baseline, baseline), values,
+            rows.append(_row(best, baseline_title(baseline), values,
                              selection="SVM C by cross-validation on the training subjects"))
         if not best.baselines:
-            missing.append(f"- {condition.title}: no LBP-TOP/MDMO baseline metrics "
-                           f"({', '.join(BASELINE_METRICS.values())}) in `{best.name}`.")
+            missing.append(f"- {condition.title}: no baseline metrics "
+                           f"(`{BASELINE_METRICS_DIR}/<name>.json`) in `{best.name}`.")
     rows += _paper_rows(paper, "III")
     lines += markdown_table(HEADER, rows)
     if missing:
@@ -120,9 +138,13 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
 
 def _paper_note(paper: Mapping[str, Any], table: str) -> str:
     source = paper["source"]
-    return (f"Paper rows: {table} of {source['authors']}, “{source['title']}”, "
-            f"{source['reference']}. The paper does not state how the model was selected; "
-            "its other comparison rows are not reproduced here.")
+    note = (f"Paper rows: {table} of {source['authors']}, “{source['title']}”, "
+            f"{source['reference']}. The paper does not state how the model was selected.")
+    if paper.get("table3_compared") and table == "Table III":
+        note += (" Rows marked “copied by the paper” are the figures the paper gives for the "
+                 "methods it compares with, taken from other work: not obtained under the "
+                 "paper's protocol, nor comparable with the rows of our own runs.")
+    return note
 
 
 def _table4(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[str]:
