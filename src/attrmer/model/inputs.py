@@ -60,7 +60,11 @@ def motion_level(flow: Tensor) -> Tensor:
     """(B,) the 99th percentile of each clip's displacement magnitude, over every frame and
     pixel: how far the face's moving parts move (a micro-expression's region is a few percent
     of the face, so the median would read the still rest)."""
-    magnitude = torch.linalg.vector_norm(flow.float(), dim=1).flatten(1)
+    flow = flow.float()
+    # hypot of the two components: equal to vector_norm over dim 1 within one ulp, and ~50×
+    # faster (a reduction over a strided axis of two is the slow path of vector_norm; it had
+    # cost 0.1 s of every training batch).
+    magnitude = torch.hypot(flow[:, 0], flow[:, 1]).flatten(1)
     return upper_quantile(magnitude, MOTION_PERCENTILE / 100)
 
 
@@ -133,7 +137,8 @@ def remove_head_motion(flow: Tensor, mode: str = "none", region: Tensor | None =
             # frame instead of a factorisation of the whole (pixels × 3) design.
             weighted = (weights * points).transpose(1, 2)
             coefficients = torch.linalg.solve(weighted @ points, weighted @ values)
-            residual = torch.linalg.vector_norm(values - points @ coefficients, dim=2)
+            error = values - points @ coefficients
+            residual = torch.hypot(error[..., 0], error[..., 1])
             cut = residual.kthvalue(keep, dim=1, keepdim=True).values
             weights = (residual <= cut).float().unsqueeze(2)
         fields = fields - design @ coefficients
