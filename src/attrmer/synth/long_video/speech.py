@@ -128,18 +128,15 @@ def speech_fields(face: Face, tracks: SpeechTracks) -> list[np.ndarray]:
 
 
 def _read_video(path: Path) -> tuple[list[np.ndarray], float]:
+    """The video's RGB frames (the pipeline's own reader) and the frame rate it declares."""
+    from attrmer.preprocess.frames import read_video
+
     capture = cv2.VideoCapture(str(path))
-    fps = float(capture.get(cv2.CAP_PROP_FPS))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    if not frames:
-        raise RuntimeError(f"{path}: no frames could be read")
-    return frames, fps
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+    finally:
+        capture.release()
+    return read_video(path), fps
 
 
 def _landmark_track(frames: list[np.ndarray], aligner: FaceAligner) -> np.ndarray:
