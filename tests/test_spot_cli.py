@@ -141,6 +141,22 @@ def test_a_truth_file_without_this_video_is_an_input_error(
     assert "spNO.1/a" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rows, says", [
+    ("onset,offset,kind\n5,9\n", "row 2: kind ''"),  # a short row
+    ("onset,offset,kind\n5,9,micro\n9,5,micro\n", "row 3: interval 9-5"),
+    ("video_key,onset,offset,kind\nspNO.9/b,1,5,micro\nspNO.1/a,x,5,micro\n", "row 3:"),
+])
+def test_a_bad_truth_row_is_named_by_its_row(long_video: Path, tmp_path: Path, rows: str,
+                                             says: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    truth = tmp_path / "truth.csv"
+    truth.write_text(rows)
+    assert cli([str(long_video), "--truth", str(truth), "--out", str(tmp_path / "o")]) == \
+        EXIT_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "truth.csv" in err[0]
+
+
 def test_names_of_a_casme3_frame_folder(long_video: Path) -> None:
     assert video_name(long_video / "color") == "spNO.1_a"
     assert video_key(long_video / "color") == "spNO.1/a"

@@ -95,11 +95,35 @@ def read_clip(
             files = frame_files(source.path)
             first, last = check_span(onset, offset, len(files), source.path)
             return load_clip_frames(files[first - 1:last]), first, last
+        if onset is not None or offset is not None:
+            frames, total = _video_span(source.path, onset or 1, offset)
+            first, last = check_span(onset, offset, total, source.path)
+            return frames, first, last
         frames = read_video(source.path)
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     first, last = check_span(onset, offset, len(frames), source.path)
-    return frames[first - 1:last], first, last
+    return frames, first, last
+
+
+def _video_span(path: Path, first: int, last: int | None) -> tuple[list[np.ndarray], int]:
+    """RGB frames first..last (1-based) of a video, decoded one by one and kept only inside
+    the span (a spotted interval of a long recording must not hold the whole of it in
+    memory), and how many frames were decoded: up to `last`, or all of them."""
+    import contextlib
+
+    import cv2
+
+    from attrmer.spot.reading import video_frames
+
+    kept, decoded = [], 0
+    with contextlib.closing(video_frames(path)) as frames:
+        for decoded, frame in enumerate(frames, start=1):
+            if decoded >= first:
+                kept.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            if last is not None and decoded >= last:
+                break
+    return kept, decoded
 
 
 def video_fps(source: ClipSource) -> float | None:
@@ -114,6 +138,17 @@ def video_fps(source: ClipSource) -> float | None:
     finally:
         capture.release()
     return fps if 1.0 <= fps <= 10000.0 else None
+
+
+def widen(onset: int, offset: int, apex: int, frames: int, total: int) -> tuple[int, int]:
+    """Widen [onset, offset] (0-based, inclusive) around `apex` to `frames` frames where a
+    clip of `total` frames allows: the network needs a few frames to read motion from."""
+    while offset - onset + 1 < min(frames, total):
+        if onset > 0 and (apex - onset <= offset - apex or offset == total - 1):
+            onset -= 1
+        else:
+            offset += 1
+    return onset, offset
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from attrmer.predict.clips import (
     parse_window,
     read_clip,
     video_fps,
+    widen,
 )
 from attrmer.predict.confidence import MIN_FRAMES
 from attrmer.predict.long_video import SpottedWindow, is_long, spotted_windows
@@ -188,7 +189,7 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
         window = find_window(motion_signal(aligned[:kept]))
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
-    onset, offset = _at_least(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
+    onset, offset = widen(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
     record = _window_record(first + onset, first + window.apex, first + offset,
                             "auto" if window.found else "full (no motion peak)", fps)
     # A clip with no clear peak is kept whole, which is right for a clip already cut to one
@@ -197,16 +198,6 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
     if kept < last - first + 1:
         record["face_lost_at"] = first + kept
     return frames[onset:offset + 1], record, time.perf_counter() - start
-
-
-def _at_least(onset: int, offset: int, apex: int, frames: int, total: int) -> tuple[int, int]:
-    """Widen [onset, offset] around `apex` to `frames` frames where the clip allows."""
-    while offset - onset + 1 < min(frames, total):
-        if onset > 0 and (apex - onset <= offset - apex or offset == total - 1):
-            onset -= 1
-        else:
-            offset += 1
-    return onset, offset
 
 
 def _window_record(first: int, apex: int | None, last: int, how: str,

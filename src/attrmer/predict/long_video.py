@@ -12,9 +12,11 @@ models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from attrmer.predict.clips import ClipSource, InputError, WindowChoice
+from attrmer.predict.clips import ClipSource, InputError, WindowChoice, widen
+from attrmer.predict.confidence import MIN_FRAMES
 
 # Longer than this, a clip is a recording to spot in rather than one expression: the
 # longest micro-expression datasets' clips last ~3 s (CASME II at 200 fps), the longest
@@ -22,6 +24,7 @@ from attrmer.predict.clips import ClipSource, InputError, WindowChoice
 LONG_CLIP_SECONDS = 10.0
 # The rate assumed for a folder of frames given without --fps (CAS(ME)^3's).
 FOLDER_FPS = 30.0
+PARAMS_FILE = Path("params.yaml")
 
 
 def clip_frame_count(source: ClipSource) -> int:
@@ -53,16 +56,33 @@ class SpottedWindow:
     found: dict[str, Any]
 
 
-def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None
+def spot_settings() -> tuple[Any, Any]:
+    """The `spot` and `flow` settings of ./params.yaml when there is one (so that predict
+    spots as `attrmer spot` and the `spot` stage do, `dvc exp run -S spot.…` included), else
+    the built-in defaults. A bad params.yaml is an InputError naming the key."""
+    from attrmer.config import ConfigError, Params, load_params
+
+    try:
+        params = load_params(PARAMS_FILE) if PARAMS_FILE.is_file() else Params()
+    except ConfigError as exc:
+        raise InputError(f"{PARAMS_FILE}: {exc}") from None
+    return params.spot, params.flow
+
+
+def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None,
+                    settings: tuple[Any, Any] | None = None
                     ) -> tuple[list[SpottedWindow], dict[str, Any]]:
-    """Spot `source`; its micro-expression windows and a summary of everything spotted
-    (frames, fps, micro and macro intervals). Errors are InputError naming the path."""
+    """Spot `source`; its micro-expression windows (each at least MIN_FRAMES long, widened
+    around its apex where the video allows) and a summary of everything spotted (frames, fps,
+    micro and macro intervals). Errors are InputError naming the path."""
     from attrmer.preprocess.frames import ClipError
     from attrmer.spot import spot_path
 
     rate = fps or FOLDER_FPS
+    cfg, flow_cfg = settings or spot_settings()
     try:
-        result = spot_path(source.path, kind=source.kind, fps=rate, aligner=aligner)
+        result = spot_path(source.path, kind=source.kind, fps=rate, cfg=cfg, flow_cfg=flow_cfg,
+                           aligner=aligner)
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     # The spotter numbers a folder's frames by their file names and a video's from 1;
@@ -72,8 +92,11 @@ def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None
     for interval, region in zip(result.intervals, result.regions, strict=True):
         if interval.kind != "micro":
             continue
+        onset, offset = widen(position[interval.onset] - 1, position[interval.offset] - 1,
+                              position[interval.apex] - 1, MIN_FRAMES,
+                              len(result.frame_numbers))
         windows.append(SpottedWindow(
-            WindowChoice("given", position[interval.onset], position[interval.offset]),
+            WindowChoice("given", onset + 1, offset + 1),
             apex=position[interval.apex],
             found={"kind": interval.kind, "score": interval.score, "region": region}))
     summary = {

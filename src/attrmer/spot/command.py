@@ -24,11 +24,12 @@ import numpy as np
 
 from attrmer.config import ConfigError, Params, SpotConfig, load_params
 from attrmer.errors import AttrmerError
-from attrmer.spot.intervals import KINDS, Interval
 
 # The frame rate of a frame folder when --fps is not given: CAS(ME)^3's, whose layout
 # (<Subject>/<Filename>/color/<N>.jpg) the built-in long-video corpus shares.
-FOLDER_FPS = 30.0
+from attrmer.predict.long_video import FOLDER_FPS
+from attrmer.spot.intervals import KINDS, Interval
+
 CSV_COLUMNS = ("onset", "apex", "offset", "kind", "score", "region", "onset_seconds",
                "offset_seconds", "frames")
 PARAMS_FILE = Path("params.yaml")
@@ -207,26 +208,34 @@ def _truth_csv(path: Path, key: str) -> Truth:
     missing = [name for name in ("onset", "offset", "kind") if name not in columns]
     if missing:
         raise ValueError(f"{path}: no column {', '.join(missing)} (needs onset, offset, kind)")
+    def cell(row: dict[str, str | None], name: str) -> str:
+        # A short row leaves its last cells None (csv.DictReader's restval).
+        return (row.get(columns.get(name, ""), "") or "").strip()
+
+    # Rows are numbered as a spreadsheet shows them (the header is row 1), before any filter.
+    numbered = list(enumerate(rows, start=2))
     if "video_key" in columns:
-        rows = [r for r in rows if r[columns["video_key"]].strip() == key]
-        if not rows:
+        numbered = [(n, r) for n, r in numbered if cell(r, "video_key") == key]
+        if not numbered:
             raise ValueError(f"{path}: no rows with video_key {key}")
     truth = Truth()
-    for number, row in enumerate(rows, start=2):
-        if "status" in columns and row[columns["status"]].strip() not in ("", "ok"):
+    for number, row in numbered:
+        if "status" in columns and cell(row, "status") not in ("", "ok"):
             continue
-        kind = row[columns["kind"]].strip().lower()
+        kind = cell(row, "kind").lower()
         try:
-            onset, offset = int(row[columns["onset"]]), int(row[columns["offset"]])
-            apex_text = row.get(columns.get("apex", ""), "") or ""
-            apex = int(apex_text) if apex_text.strip() else onset
+            onset, offset = int(cell(row, "onset")), int(cell(row, "offset"))
+            apex = int(cell(row, "apex")) if cell(row, "apex") else onset
         except ValueError:
             raise ValueError(f"{path}: row {number}: onset, apex and offset must be frame "
                              "numbers") from None
         if kind == "blink":
             truth.blinks.append((onset, offset))
         elif kind in KINDS:
-            truth.intervals.append(Interval(onset, apex, offset, kind))
+            try:
+                truth.intervals.append(Interval(onset, apex, offset, kind))
+            except ValueError as exc:
+                raise ValueError(f"{path}: row {number}: {exc}") from None
         else:
             raise ValueError(f"{path}: row {number}: kind {kind!r} is not micro, macro or blink")
     return truth
@@ -358,18 +367,9 @@ def _progress_bar(source: Any) -> Any:
 
 
 def _frame_count(source: Any) -> int | None:
-    if source.kind == "frames":
-        from attrmer.preprocess.frames import frame_files
+    from attrmer.predict.long_video import clip_frame_count
 
-        return len(frame_files(source.path))
-    import cv2
-
-    capture = cv2.VideoCapture(str(source.path))
-    try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
-    return count if count > 0 else None
+    return clip_frame_count(source) or None
 
 
 def _fail(message: str, code: int) -> int:
