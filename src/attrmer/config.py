@@ -744,6 +744,14 @@ class Params:
         return dataclasses.asdict(self)
 
 
+def load_params_if_present(path: str | Path = "params.yaml") -> Params:
+    """The params file at `path` when there is one, else the built-in defaults: what a
+    command run from a checkout reads (`dvc exp run -S …` included) and one run elsewhere
+    does without."""
+    path = Path(path)
+    return load_params(path) if path.is_file() else Params()
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate a params file; errors name the file and the key."""
     path = Path(path)

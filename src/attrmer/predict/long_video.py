@@ -60,12 +60,12 @@ def spot_settings() -> tuple[Any, Any]:
     """The `spot` and `flow` settings of ./params.yaml when there is one (so that predict
     spots as `attrmer spot` and the `spot` stage do, `dvc exp run -S spot.…` included), else
     the built-in defaults. A bad params.yaml is an InputError naming the key."""
-    from attrmer.config import ConfigError, Params, load_params
+    from attrmer.config import ConfigError, load_params_if_present
 
     try:
-        params = load_params(PARAMS_FILE) if PARAMS_FILE.is_file() else Params()
-    except ConfigError as exc:
-        raise InputError(f"{PARAMS_FILE}: {exc}") from None
+        params = load_params_if_present(PARAMS_FILE)
+    except ConfigError as exc:  # its message names the file and the key
+        raise InputError(str(exc)) from None
     return params.spot, params.flow
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from attrmer.config import ConfigError, Params, SpotConfig, load_params
+from attrmer.config import ConfigError, Params, SpotConfig, load_params, load_params_if_present
 from attrmer.errors import AttrmerError
 
 # The frame rate of a frame folder when --fps is not given: CAS(ME)^3's, whose layout
@@ -135,9 +135,7 @@ def cli(argv: list[str]) -> int:
 
 
 def _params(path: Path | None) -> Params:
-    if path is not None:
-        return load_params(path)
-    return load_params(PARAMS_FILE) if PARAMS_FILE.is_file() else Params()
+    return load_params(path) if path is not None else load_params_if_present(PARAMS_FILE)
 
 
 def _one_clip(path: Path) -> Any:
