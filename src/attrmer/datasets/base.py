@@ -380,6 +380,13 @@ def cell_int(value: Any) -> int | None:
     return None
 
 
+
+def sub_folder(cell: Any) -> str:
+    """A CASME-family subject cell as its frame folder's name: 1 (or "1") -> "sub01"; any
+    other text (e.g. "sub01" already) as written."""
+    number = cell_int(cell)
+    return f"sub{number:02d}" if number is not None else cell_text(cell)
+
 def find_dir(root: Path, accept: Callable[[Path], bool], depth: int = 3) -> Path | None:
     """The shallowest folder under `root` (root included) that `accept` takes, or None."""
     if not root.is_dir():

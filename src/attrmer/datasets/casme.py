@@ -31,6 +31,7 @@ from attrmer.datasets.base import (
     find_layout_root,
     layout_at,
     register,
+    sub_folder,
     subdirs,
 )
 
@@ -62,8 +63,7 @@ class CasmeAdapter(DatasetAdapter):
         sections = [frames_root / name for name in subdirs(frames_root)
                     if not _SUBJECT_DIR.match(name)]
         for row in sheet.to_dict("records"):
-            number = cell_int(row["Subject"])
-            subject = f"sub{number:02d}" if number is not None else cell_text(row["Subject"])
+            subject = sub_folder(row["Subject"])
             clip = cell_text(row["Filename"])
             clip_dir = _subject_folder(frames_root, sections, subject) / clip
             # Braces of the clip name are escaped so str.format sees only the frame number.

@@ -22,11 +22,11 @@ import pandas as pd
 from attrmer.datasets.base import (
     ClipRecord,
     DatasetAdapter,
-    cell_int,
     cell_text,
     find_layout_root,
     layout_at,
     register,
+    sub_folder,
 )
 
 # Frame folders in order of preference, with each one's frame file pattern.
@@ -51,7 +51,7 @@ class Casme2Adapter(DatasetAdapter):
     def _records(self, sheet: pd.DataFrame, frames_root: Path) -> Iterator[ClipRecord]:
         frames_root, pattern = layout_at(frames_root, _FRAME_LAYOUTS)
         for row in sheet.to_dict("records"):
-            subject = _subject_folder(row["Subject"])
+            subject = sub_folder(row["Subject"])
             clip = cell_text(row["Filename"])
             yield self._record(row, subject=subject, clip=clip,
                                frame_dir=frames_root / subject / clip, frame_pattern=pattern)
@@ -62,10 +62,3 @@ def _is_frame_folder(folder: Path, name: str) -> bool:
         return False
     return any(_SUBJECT_DIR.match(child.name) for child in folder.iterdir() if child.is_dir())
 
-
-def _subject_folder(cell: object) -> str:
-    """Subject 1 (or "1", or "sub01") -> "sub01", the frame folder's name."""
-    number = cell_int(cell)
-    if number is not None:
-        return f"sub{number:02d}"
-    return cell_text(cell)

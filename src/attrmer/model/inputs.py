@@ -115,10 +115,11 @@ def remove_head_motion(flow: Tensor, mode: str = "none", region: Tensor | None =
         return flow
     batch, _, frames, height, width = flow.shape
     fields = flow.permute(0, 2, 3, 4, 1).reshape(batch * frames, height * width, 2)
-    inside = (torch.ones(height, width, dtype=torch.bool, device=flow.device) if region is None
-              else region.to(flow.device) > 0.5)
+    # Without a region every pixel counts, and no mask (nor the copy it would make) is built.
+    inside = None if region is None else (region.to(flow.device) > 0.5).flatten()
     if mode == "translation":
-        fields = fields - fields[:, inside.flatten()].median(dim=1, keepdim=True).values
+        sample = fields if inside is None else fields[:, inside]
+        fields = fields - sample.median(dim=1, keepdim=True).values
     elif mode == "affine":
         ys, xs = torch.meshgrid(torch.linspace(-0.5, 0.5, height, device=flow.device),
                                 torch.linspace(-0.5, 0.5, width, device=flow.device),
@@ -128,7 +129,7 @@ def remove_head_motion(flow: Tensor, mode: str = "none", region: Tensor | None =
         # the pixels pin it down as well and cost a quarter), then is subtracted everywhere.
         grid = torch.zeros(height, width, dtype=torch.bool, device=flow.device)
         grid[::HEAD_MOTION_STRIDE, ::HEAD_MOTION_STRIDE] = True
-        sample = (grid & inside).flatten()
+        sample = grid.flatten() if inside is None else grid.flatten() & inside
         points, values = design[sample], fields[:, sample]
         weights = torch.ones(batch * frames, len(points), 1, device=flow.device)
         keep = max(1, int(HEAD_MOTION_KEEP * len(points)))
