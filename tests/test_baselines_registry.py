@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrmer.baselines import sparse_mdmo
+from attrmer.baselines import DEEP, TITLES, sparse_mdmo
 from attrmer.baselines.run import BASELINES, _polar_to_cartesian, extract_features
 from attrmer.config import Params, load_params
 from attrmer.report import parse_exp_show, write_report
@@ -62,11 +62,17 @@ def test_fdm_runs_every_loso_fold(tmp_path: Path) -> None:
     assert set(summary["svm_c"]) == {f"fold{i}" for i in range(6)}
 
 
-def test_every_registered_baseline_has_a_title_and_a_config_section() -> None:
+def test_every_baseline_has_a_title_a_config_section_and_one_runner() -> None:
+    from attrmer.baselines.deep.run import DEEP_BASELINES
+
     params = Params()
-    for name, baseline in BASELINES.items():
-        assert baseline.title and baseline_title(name) == f"{baseline.title} (baseline)"
+    assert set(BASELINES) | set(DEEP_BASELINES) == set(TITLES)
+    assert not set(BASELINES) & set(DEEP_BASELINES)
+    assert tuple(DEEP_BASELINES) == DEEP
+    for name, title in TITLES.items():
+        assert baseline_title(name) == f"{title} (baseline)"
         assert hasattr(params.baselines, name)
+    for name, baseline in BASELINES.items():
         assert baseline.svm_c(params) == getattr(params.baselines, name).svm_c
 
 
@@ -103,3 +109,16 @@ def test_table3_lists_every_baseline_present_beside_the_copied_figures(tmp_path:
         assert figure in table3
     assert "| MMEW | TLCNN (copied by the paper) |" in table3
     assert "copied by the paper” are the figures the paper gives" in table3
+
+
+def test_table3_says_how_each_kind_of_baseline_was_selected(tmp_path: Path) -> None:
+    records, _ = parse_exp_show(_with_baselines(["mdmo", "elrcn", "netab", "tlcnn"]))
+    assert list(records[0].baselines) == ["lbptop", "mdmo", "elrcn", "netab", "tlcnn"]
+    table3 = write_report(records, tmp_path / "reports").read_text().split("## Table IV")[0]
+    rows = {line.split(" | ")[1]: line for line in table3.splitlines()
+            if "(baseline) |" in line}
+    for name in ("ELRCN", "NetAB", "TLCNN"):
+        assert rows[f"{name} (baseline)"].rstrip(" |").endswith(
+            "the epoch of best UF1 on the validation subjects")
+    assert rows["MDMO (baseline)"].rstrip(" |").endswith(
+        "SVM C by cross-validation on the training subjects")

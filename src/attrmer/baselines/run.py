@@ -87,10 +87,9 @@ class BaselineSetupError(AttrmerError, ValueError):
 
 @dataclass(frozen=True)
 class Baseline:
-    """A baseline: its name in tables, which store feeds it, its feature, its classifier and
-    its C."""
+    """A classic baseline: which store feeds it, its feature, its classifier and its C (its
+    name in tables: `attrmer.baselines.TITLES`)."""
 
-    title: str  # the method's name, as the report's tables print it
     store: str  # "rgb" or "flow"
     feature_length: Callable[[Params], int]
     features: Callable[[ClipStore, list[int], Params], np.ndarray]
@@ -107,7 +106,7 @@ def _lbptop_features(store: ClipStore, indexes: list[int], params: Params) -> np
     return np.stack(rows)
 
 
-def _flow_reference(store: ClipStore, params: Params) -> str:
+def flow_reference(store: ClipStore, params: Params) -> str:
     # What the fields are measured against is a property of the store; params.yaml's
     # flow.reference is what it was written with when the store does not record it.
     written_with = store.attrs.get("params", {}).get("flow", {})
@@ -116,7 +115,7 @@ def _flow_reference(store: ClipStore, params: Params) -> str:
 
 def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
     landmarks = store.meta_array("landmarks")
-    reference = _flow_reference(store, params)
+    reference = flow_reference(store, params)
     rows = []
     for i in tqdm(indexes, desc="MDMO", unit="clip", file=sys.stderr):
         try:
@@ -128,7 +127,7 @@ def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.n
 
 def _fdm_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
     config = params.baselines.fdm
-    reference = _flow_reference(store, params)
+    reference = flow_reference(store, params)
     rows = []
     for i in tqdm(indexes, desc="FDM", unit="clip", file=sys.stderr):
         try:
@@ -185,7 +184,6 @@ def _sparse_mdmo_classifier(params: Params, c: float) -> Pipeline:
 
 BASELINES: dict[str, Baseline] = {
     "lbptop": Baseline(
-        title="LBP-TOP",
         store="rgb",
         feature_length=lambda p: feature_length(p.baselines.lbptop.grid,
                                                 p.baselines.lbptop.neighbors),
@@ -194,7 +192,6 @@ BASELINES: dict[str, Baseline] = {
         svm_c=lambda p: p.baselines.lbptop.svm_c,
     ),
     "mdmo": Baseline(
-        title="MDMO",
         store="flow",
         feature_length=lambda p: MDMO_LENGTH,
         features=_mdmo_features,
@@ -202,7 +199,6 @@ BASELINES: dict[str, Baseline] = {
         svm_c=lambda p: p.baselines.mdmo.svm_c,
     ),
     "fdm": Baseline(
-        title="FDM",
         store="flow",
         feature_length=lambda p: fdm_feature_length(p.baselines.fdm),
         features=_fdm_features,
@@ -210,7 +206,6 @@ BASELINES: dict[str, Baseline] = {
         svm_c=lambda p: p.baselines.fdm.svm_c,
     ),
     "sparse_mdmo": Baseline(
-        title="Sparse MDMO",
         store="flow",
         feature_length=lambda p: MDMO_LENGTH,
         features=_mdmo_features,  # the MDMO feature itself; the coding is the classifier's
@@ -340,17 +335,25 @@ def predict_folds(
         trained = model.classes_.astype(np.int64)
         test = features[fold.test]
         probabilities = softmax_scores(model.decision_function(test), trained, len(classes))
-        part = pd.DataFrame({
-            "key": rows["key"].to_numpy()[fold.test],
-            "subject": rows["subject"].to_numpy()[fold.test],
-            "fold": fold.name,
-            "y_true": labels[fold.test],
-            "y_pred": model.predict(test).astype(np.int64),
-        })
-        for k, class_name in enumerate(classes):
-            part[f"prob_{class_name}"] = probabilities[:, k]
-        parts.append(part)
+        parts.append(prediction_rows(rows[fold.test], fold.name, model.predict(test),
+                                     probabilities, classes))
     return pd.concat(parts, ignore_index=True), chosen
+
+
+def prediction_rows(test: pd.DataFrame, fold: str, y_pred: np.ndarray,
+                    probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """One fold's test predictions in the predictions-CSV layout (key, subject, fold, y_true,
+    y_pred, prob_<class>...), the layout training writes."""
+    part = pd.DataFrame({
+        "key": test["key"].to_numpy(),
+        "subject": test["subject"].to_numpy(),
+        "fold": fold,
+        "y_true": test["label"].to_numpy(np.int64),
+        "y_pred": np.asarray(y_pred).astype(np.int64),
+    })
+    for k, class_name in enumerate(classes):
+        part[f"prob_{class_name}"] = probabilities[:, k]
+    return part
 
 
 def extract_features(

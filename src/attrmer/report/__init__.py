@@ -3,7 +3,7 @@
 Reads every finished experiment (``dvc exp show --json``, or the same JSON from a file), turns
 each into a flat record — params such as ``train.alpha`` and ``model.depth``, the metrics of
 ``metrics/summary.json`` and, where present, of every baseline in ``metrics/baselines/`` (named
-as the registry ``attrmer.baselines.run.BASELINES`` names them) — and writes:
+as the list ``attrmer.baselines.TITLES`` names them) — and writes:
 
 - ``tables.md``: Table III (the method's accuracy, UF1 and UAR, mean ± std over seeds, with the
   baselines, the paper's published rows and the figures it copied for the methods it compares

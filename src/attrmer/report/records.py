@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
-from attrmer.baselines.run import BASELINES
+from attrmer.baselines import TITLES
 from attrmer.evaluate.summary import dataset_label
 
 SUMMARY_METRICS = "metrics/summary.json"
 BY_SEED_METRICS = "metrics/summary_by_seed.json"
 # Each baseline stage writes metrics/baselines/<name>.json; the names are those of the
-# registry `attrmer.baselines.run.BASELINES`, which also says how the tables name them.
+# list `attrmer.baselines.TITLES`, which also says how the tables name them.
 BASELINE_METRICS_DIR = "metrics/baselines"
 _BASELINE_METRICS = re.compile(rf"^{re.escape(BASELINE_METRICS_DIR)}/([^/]+)\.json$")
 PARAMS_FILE = "params.yaml"
@@ -158,13 +158,12 @@ def baseline_names(metrics: Mapping[str, Any] | None) -> list[str]:
     """The baselines with a metrics/baselines/<name>.json among a revision's metrics files:
     in the registry's order, then any the registry no longer has, by name."""
     present = {m.group(1) for path in (metrics or {}) if (m := _BASELINE_METRICS.match(path))}
-    return [n for n in BASELINES if n in present] + sorted(present - set(BASELINES))
+    return [n for n in TITLES if n in present] + sorted(present - set(TITLES))
 
 
 def baseline_title(name: str) -> str:
     """How Table III names a baseline's row: the registry's title, "(baseline)" after it."""
-    baseline = BASELINES.get(name)
-    return f"{baseline.title if baseline is not None else name} (baseline)"
+    return f"{TITLES.get(name, name)} (baseline)"
 
 
 def _by_seed(data: Mapping[str, Any] | None) -> dict[str, dict[int, float]]:

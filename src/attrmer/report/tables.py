@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from attrmer.baselines import DEEP
 from attrmer.evaluate.plots import plot_alpha_sweep, plot_depth_comparison
 from attrmer.evaluate.summary import dataset_label
 from attrmer.io import atomic_path, write_json, write_text
@@ -102,6 +103,13 @@ HEADER = ["Dataset", "Method", "Experiment or source", "Accuracy (%)", "UF1 (%)"
           "Protocol", "Classes", "Seeds", "Model selection"]
 
 
+# How a baseline's row was selected: {is a deep baseline: text}.
+BASELINE_SELECTION = {
+    False: "SVM C by cross-validation on the training subjects",
+    True: "the epoch of best UF1 on the validation subjects",
+}
+
+
 def _method_name(record: ExperimentRecord) -> str:
     name = f"attrmer, 3D-ResNet-{record.get('model.depth')}"
     if record.attribute_branch:
@@ -124,7 +132,7 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
         rows.append(_row(best, _method_name(best), best.metrics))
         for baseline, values in best.baselines.items():
             rows.append(_row(best, baseline_title(baseline), values,
-                             selection="SVM C by cross-validation on the training subjects"))
+                             selection=BASELINE_SELECTION[baseline in DEEP]))
         if not best.baselines:
             missing.append(f"- {condition.title}: no baseline metrics "
                            f"(`{BASELINE_METRICS_DIR}/<name>.json`) in `{best.name}`.")
