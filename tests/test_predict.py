@@ -111,8 +111,8 @@ def loaded_once(predictor, monkeypatch) -> None:
     the network again (loading itself is tested by the model-error tests and the fixture)."""
     import attrmer.predict.command
 
-    def reuse(model_dir, device="cpu"):
-        assert Path(model_dir) == predictor.model_dir
+    def reuse(model_dirs, device="cpu", *, warm_aligner=True):
+        assert [Path(d) for d in model_dirs] == predictor.model_dirs
         return predictor
 
     monkeypatch.setattr(attrmer.predict.command, "Predictor", reuse)

@@ -3,7 +3,9 @@
 `config.json` holds everything needed to rebuild the network and to preprocess new footage the
 same way as the training data (alignment size, TIM frames, flow settings and bound, input size,
 class names), so `attrmer predict` needs nothing else. No pickle anywhere.
-This module reads and writes that directory; it does not train or predict.
+This module reads and writes that directory; it does not train or predict. Reading what a
+model expects of its inputs (`read_model_settings`) needs no torch, so that a command can
+start preparing clips while torch loads.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from attrmer import __version__
 from attrmer.config import FlowConfig, ModelConfig, Params
 from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "attrmer-video-model"
 FORMAT_VERSION = 1
@@ -33,16 +34,24 @@ class ModelFileError(AttrmerError, ValueError):
 
 
 @dataclass(frozen=True)
-class ModelBundle:
-    """A loaded model directory: the network in eval mode and what it needs to preprocess."""
+class ModelSettings:
+    """What a model directory's network expects: its classes, its architecture, and how its
+    clips were prepared (alignment size, TIM frames, flow settings); the whole config.json
+    as `info`."""
 
-    network: torch.nn.Module
     classes: list[str]
     model: ModelConfig
     flow: FlowConfig
     size: int
     frames: int
     info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelBundle(ModelSettings):
+    """A loaded model directory: the network in eval mode and what it needs to preprocess."""
+
+    network: torch.nn.Module
 
 
 def save_model_dir(
@@ -54,6 +63,8 @@ def save_model_dir(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write weights and config to `directory`, replacing it whole and atomically."""
+    from safetensors.torch import save_file
+
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -92,21 +103,29 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
-    """Rebuild the video network from a model directory, weights loaded, in eval mode."""
-    from attrmer.model import VideoNet
-
+def read_model_settings(directory: str | Path) -> ModelSettings:
+    """A model directory's settings from its config.json, without loading the network."""
     directory = Path(directory)
     config = read_model_config(directory)
     try:
-        model_cfg = ModelConfig(**config["model"])
-        flow_cfg = FlowConfig(**config["flow"])
-        classes = list(config["classes"])
-        size = int(config["preprocess"]["size"])
-        frames = int(config["preprocess"]["frames"])
+        return ModelSettings(
+            classes=list(config["classes"]), model=ModelConfig(**config["model"]),
+            flow=FlowConfig(**config["flow"]), size=int(config["preprocess"]["size"]),
+            frames=int(config["preprocess"]["frames"]), info=config)
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"{directory / CONFIG}: incomplete config ({exc})") from None
-    network = VideoNet.from_config(model_cfg, num_classes=len(classes))
+
+
+def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
+    """Rebuild the video network from a model directory, weights loaded, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from attrmer.model import VideoNet
+
+    directory = Path(directory)
+    settings = read_model_settings(directory)
+    network = VideoNet.from_config(settings.model, num_classes=len(settings.classes))
     try:
         state = load_file(str(directory / WEIGHTS), device="cpu")
     except SafetensorError as exc:
@@ -118,4 +137,4 @@ def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu")
             f"{directory / WEIGHTS}: weights do not fit the config: {exc}"
         ) from None
     network.to(device).eval()
-    return ModelBundle(network, classes, model_cfg, flow_cfg, size, frames, config)
+    return ModelBundle(**vars(settings), network=network)

@@ -1,9 +1,12 @@
 """`attrmer predict`: the micro-expression of new footage, from trained video networks.
 
 - `clips`: what a command-line path stands for, decoding, frame rate, the window option;
-- `predictor`: `Predictor`, one model or a run's seeds loaded once, preprocessing exactly as
-  in training, calibrated probabilities averaged over the models;
+- `predictor`: `ClipPreparer`, preprocessing exactly as in training (no torch needed), and
+  `Predictor`, one model or a run's seeds loaded once, calibrated probabilities averaged over
+  the models;
+- `ahead`: the clips prepared in a second process while torch and the networks load;
 - `confidence`: the reasons a prediction is marked uncertain;
+- `long_video`: a long clip spotted first (`attrmer.spot`), each micro-expression classified;
 - `command`: the command itself (`cli`), its records, table and JSON.
 The expression window is found by `attrmer.spot`. Not for training, evaluation on a labelled
 dataset (see `attrmer.evaluate`) or export (see `attrmer.export`).
@@ -16,7 +19,7 @@ from typing import Any
 
 # name -> the submodule that defines it. Imported on first use: `attrmer spot` reads clips as
 # predict does (`attrmer.predict.clips`), and importing this package must not load torch and
-# the predictor (~1.7 s) for that.
+# the networks (~1.3 s) for that.
 _EXPORTS: dict[str, str] = {
     "VIDEO_SUFFIXES": "clips",
     "ClipSource": "clips",
@@ -35,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "STEPS": "predictor",
     "Prediction": "predictor",
     "Predictor": "predictor",
+    "ClipPreparer": "predictor",
     "PreparedClip": "predictor",
     "check_device": "predictor",
     "default_model_dirs": "predictor",

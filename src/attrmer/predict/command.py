@@ -7,12 +7,14 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from attrmer.modelfile import ModelFileError
+from attrmer.predict.ahead import PreparingAhead
 from attrmer.predict.clips import (
     EXIT_INPUT,
     EXIT_MODEL,
@@ -32,10 +34,13 @@ from attrmer.predict.confidence import MIN_FRAMES
 from attrmer.predict.long_video import SpottedWindow, is_long, spotted_windows
 from attrmer.predict.predictor import (
     STEPS,
+    ClipPreparer,
     Predictor,
     PreparedClip,
     check_device,
     default_model_dirs,
+    ensemble_settings,
+    model_dirs,
 )
 from attrmer.preprocess.frames import ClipError
 
@@ -132,12 +137,23 @@ def cli(argv: list[str]) -> int:
         return _fail(str(exc), EXIT_INPUT)
     try:
         model = args.model if args.model is not None else default_model_dirs()
-        predictor = Predictor(model, device=args.device)
+        directories = model_dirs(model) if isinstance(model, Path) else model
+        settings = ensemble_settings(directories)
     except ModelFileError as exc:
         return _fail(str(exc), EXIT_MODEL)
-
-    results = predict_paths(predictor, args.paths, window=window, batch_size=args.batch_size,
-                            fps=args.fps)
+    # The clips are prepared (decoded, aligned, windowed, TIM, flow) in a second process
+    # while this one imports torch and loads the networks: on a cold start the two take
+    # about as long, and a call on a few clips finishes in little more than the longer.
+    with PreparingAhead(settings[0], lambda preparer: prepare_paths(
+            preparer, args.paths, window=window, fps=args.fps),
+            enabled=_clip_count(args.paths) <= PREPARE_AHEAD_MAX_CLIPS) as ahead:
+        try:
+            predictor = Predictor(directories, device=args.device,
+                                  warm_aligner=not ahead.running)
+        except ModelFileError as exc:
+            return _fail(str(exc), EXIT_MODEL)
+        jobs = ahead.result(predictor.preparer)
+    results = classify_prepared(predictor, jobs, args.batch_size)
     predicted = [r for r in results if "error" not in r]
     for record in results:
         if "error" in record:
@@ -161,7 +177,22 @@ def cli(argv: list[str]) -> int:
     return EXIT_OK if len(predicted) == len(results) else EXIT_INPUT
 
 
-def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
+# Up to this many clips are prepared ahead (attrmer.predict.ahead); more are prepared here.
+PREPARE_AHEAD_MAX_CLIPS = 8
+
+
+def _clip_count(paths: Sequence[Path]) -> int:
+    """How many clips the paths stand for (a path naming none counts as one: its error)."""
+    count = 0
+    for path in paths:
+        try:
+            count += len(find_clips(path))
+        except InputError:
+            count += 1
+    return count
+
+
+def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice,
                 fps: float | None = None) -> tuple[list[np.ndarray], dict[str, Any], float]:
     """The frames to classify, the window record (1-based frames) and the seconds the
     window search took. Errors are InputError naming the path."""
@@ -179,10 +210,10 @@ def load_window(predictor: Predictor, source: ClipSource, choice: WindowChoice,
 
     start = time.perf_counter()
     try:
-        aligned = predictor.align(frames)
+        aligned = preparer.align(frames)
         # The window is searched only while the face found at the start is still in the shot:
         # the crops of a scene without it would read as the strongest motion of all.
-        kept = face_span(frames, aligned, predictor.aligner)
+        kept = face_span(frames, aligned, preparer.aligner)
         if kept < 2:
             raise ClipError("face lost", "the face is gone after the first frame")
         frames = frames[:kept]
@@ -223,7 +254,23 @@ def predict_paths(
     uncertain, reasons, motion, path, model, timings) or, for a clip that could not be
     predicted, {"path", "error"}; one bad clip does not stop the others.
     """
-    window = window or WindowChoice("auto")
+    jobs = prepare_paths(predictor.preparer, paths, window=window or WindowChoice("auto"),
+                         fps=fps)
+    return classify_prepared(predictor, jobs, batch_size)
+
+
+@dataclass
+class PreparedJobs:
+    """Every clip of the paths prepared for the network: one record per clip, in order (the
+    path alone, or the clip's error), and the prepared clips with their record's index."""
+
+    records: list[dict[str, Any]]
+    prepared: list[tuple[int, PreparedClip, dict[str, Any]]]
+
+
+def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
+                  window: WindowChoice, fps: float | None = None) -> PreparedJobs:
+    """Find, decode, window and prepare every clip the paths stand for (no torch needed)."""
     # Records keep the order of the paths; a path that names no clip at all gets its error
     # record where its clips would have been.
     items: list[ClipSource | dict[str, Any]] = []
@@ -232,7 +279,7 @@ def predict_paths(
             items.extend(find_clips(path))
         except InputError as exc:
             items.append({"path": str(path), "error": str(exc)})
-    jobs = [job for item in items for job in _jobs(predictor, item, window, fps)]
+    jobs = [job for item in items for job in _jobs(preparer, item, window, fps)]
     records: list[dict[str, Any]] = []
     prepared: list[tuple[int, PreparedClip, dict[str, Any]]] = []
     for item, choice, spotted in _progress(jobs):
@@ -242,11 +289,11 @@ def predict_paths(
         records.append({"path": str(item.path)})
         try:
             start = time.perf_counter()
-            frames, span, window_seconds = load_window(predictor, item, choice, fps)
+            frames, span, window_seconds = load_window(preparer, item, choice, fps)
             decode_seconds = time.perf_counter() - start - window_seconds
             if spotted is not None:
                 span.update(how="spot", apex=spotted.apex, spotted=spotted.found)
-            clip = predictor.prepare(frames)
+            clip = preparer.prepare(frames)
         except InputError as exc:
             records[-1]["error"] = str(exc)
             continue
@@ -255,6 +302,13 @@ def predict_paths(
             continue
         clip.timings = {"decode": decode_seconds, "window": window_seconds, **clip.timings}
         prepared.append((len(records) - 1, clip, span))
+    return PreparedJobs(records, prepared)
+
+
+def classify_prepared(predictor: Predictor, jobs: PreparedJobs,
+                      batch_size: int = 8) -> list[dict[str, Any]]:
+    """The records of `prepare_paths` with every prepared clip's prediction filled in."""
+    records, prepared = jobs.records, jobs.prepared
     predictions = predictor.classify([clip for _, clip, _ in prepared], batch_size)
     for (index, _, span), prediction in zip(prepared, predictions, strict=True):
         result = prediction.as_dict()
@@ -280,7 +334,7 @@ def predict_paths(
     return records
 
 
-def _jobs(predictor: Predictor, item: ClipSource | dict[str, Any], window: WindowChoice,
+def _jobs(preparer: ClipPreparer, item: ClipSource | dict[str, Any], window: WindowChoice,
           fps: float | None) -> list[tuple[Any, WindowChoice, SpottedWindow | None]]:
     """What to classify of one clip: the clip with the window asked for, or for a long video
     (`--window spot`, or `auto` on a clip longer than LONG_CLIP_SECONDS) one job per spotted
@@ -292,7 +346,7 @@ def _jobs(predictor: Predictor, item: ClipSource | dict[str, Any], window: Windo
     if not (window.how == "spot" or (window.how == "auto" and whole and is_long(item, rate))):
         return [(item, window, None)]
     try:
-        windows, summary = spotted_windows(item, rate, predictor.aligner)
+        windows, summary = spotted_windows(item, rate, preparer.aligner)
     except InputError as exc:
         return [({"path": str(item.path), "error": str(exc)}, window, None)]
     if not windows:

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from attrmer.config import ConfigError
-from attrmer.modelfile import CONFIG, ModelBundle, ModelFileError, load_model_dir
+from attrmer.modelfile import (
+    CONFIG,
+    ModelBundle,
+    ModelFileError,
+    ModelSettings,
+    load_model_dir,
+    read_model_settings,
+)
 from attrmer.predict.confidence import Confidence, assess, calibrated
 from attrmer.preprocess.flow import FLOW_FIELD_KEYS
 from attrmer.preprocess.frames import ClipError, natural_key
@@ -133,6 +140,8 @@ def default_model_dirs(root: str | Path = ".") -> list[Path]:
 def check_device(device: str) -> str:
     """`device` if torch can run on it here; ModelFileError's sibling ValueError otherwise,
     in one line that says why."""
+    if device == "cpu":
+        return device  # every torch runs there; torch is not imported just to say so
     import torch
 
     try:
@@ -154,59 +163,47 @@ def check_device(device: str) -> str:
     return device
 
 
-class Predictor:
-    """Loaded model directories (one, or a run's seeds) plus the face aligner.
+def ensemble_settings(directories: Sequence[Path]) -> list[ModelSettings]:
+    """Each model directory's settings, checked and checked against each other: an ensemble's
+    models must read the same classes and the same prepared clips. Needs no torch."""
+    if not directories:
+        raise ModelFileError("no model directory given")
+    settings = [read_model_settings(d) for d in directories]
+    for one, directory in zip(settings, directories, strict=True):
+        try:
+            one.flow.validate()
+            one.model.validate()
+        except ConfigError as exc:
+            raise ModelFileError(f"{directory / CONFIG}: {exc}") from None
 
-    The networks, dlib's detector and its landmark model are loaded once, here; every
-    `predict_*` call after that pays only for its clips.
-    """
+    def inputs(one: ModelSettings) -> tuple:
+        return (one.classes, one.size, one.frames,
+                [getattr(one.flow, k) for k in FLOW_FIELD_KEYS])
 
-    def __init__(self, model_dir: str | Path | Sequence[str | Path],
-                 device: str = "cpu") -> None:
+    first = inputs(settings[0])
+    for one, directory in zip(settings[1:], directories[1:], strict=True):
+        if inputs(one) != first:
+            raise ModelFileError(
+                f"{directory}: classes, alignment size, TIM frames or flow settings differ "
+                f"from {directories[0]}'s; an ensemble needs models trained on the same inputs")
+    return settings
+
+
+class ClipPreparer:
+    """The face aligner and a model's input settings: decoded clips in, the network's
+    prepared clips out (`attrmer.preprocess.clip`: one alignment per clip, TIM, Farneback
+    flow, as in training). Needs no torch, so that clips can be prepared while it loads."""
+
+    def __init__(self, settings: ModelSettings) -> None:
         from attrmer.preprocess.align import FaceAligner
 
-        if isinstance(model_dir, str | Path):
-            directories = model_dirs(model_dir)
-        else:
-            directories = [Path(d) for d in model_dir]
-        if not directories:
-            raise ModelFileError("no model directory given")
-        self.device = check_device(device)
-        self.model_dirs = directories
-        self.bundles: list[ModelBundle] = [load_model_dir(d, device=device)
-                                           for d in directories]
-        for bundle, directory in zip(self.bundles, directories, strict=True):
-            try:
-                bundle.flow.validate()
-                bundle.model.validate()
-            except ConfigError as exc:
-                raise ModelFileError(f"{directory / CONFIG}: {exc}") from None
-        self._check_compatible()
-        self.bundle = self.bundles[0]
-        self.classes: list[str] = list(self.bundle.classes)
-        self.aligner = FaceAligner(self.bundle.size)
-        # A detection on a blank image loads dlib's models now, so that model loading is not
-        # billed to the first clip.
+        self.settings = settings
+        self.aligner = FaceAligner(settings.size)
+
+    def warm_up(self) -> None:
+        """Load dlib's models now (a detection on a blank image), so that their loading is
+        not billed to the first clip."""
         self.aligner.detect(np.zeros((64, 64, 3), np.uint8))
-
-    @property
-    def model_dir(self) -> Path:
-        """The one model directory, or the folder holding the ensemble's."""
-        if len(self.model_dirs) == 1:
-            return self.model_dirs[0]
-        return self.model_dirs[0].parent
-
-    def _check_compatible(self) -> None:
-        def inputs(bundle: ModelBundle) -> tuple:
-            return (bundle.classes, bundle.size, bundle.frames,
-                    [getattr(bundle.flow, k) for k in FLOW_FIELD_KEYS])
-
-        first, where = inputs(self.bundles[0]), self.model_dirs[0]
-        for bundle, directory in zip(self.bundles[1:], self.model_dirs[1:], strict=True):
-            if inputs(bundle) != first:
-                raise ModelFileError(
-                    f"{directory}: classes, alignment size, TIM frames or flow settings differ "
-                    f"from {where}'s; an ensemble needs models trained on the same inputs")
 
     def prepare(self, frames: Sequence[np.ndarray]) -> PreparedClip:
         """Align, TIM and flow one decoded clip; raises ClipError (fewer than 2 frames,
@@ -223,10 +220,10 @@ class Predictor:
         alignment = align_clip(frames, self.aligner)
         timings["align"] = time.perf_counter() - start
         start = time.perf_counter()
-        rgb = rgb_from_aligned(alignment.frames, self.bundle.frames)
+        rgb = rgb_from_aligned(alignment.frames, self.settings.frames)
         timings["tim"] = time.perf_counter() - start
         start = time.perf_counter()
-        flow = flow_from_aligned(alignment.frames, self.bundle.frames, self.bundle.flow)
+        flow = flow_from_aligned(alignment.frames, self.settings.frames, self.settings.flow)
         # The training stores hold flow as float16; rounding the same way keeps predict's
         # inputs identical to the ones the network was trained on.
         flow = flow.astype(np.float16).astype(np.float32)
@@ -238,6 +235,49 @@ class Predictor:
         from attrmer.preprocess.clip import align_clip
 
         return align_clip(list(frames), self.aligner).frames
+
+
+class Predictor:
+    """Loaded model directories (one, or a run's seeds) plus the clip preparer.
+
+    The networks, dlib's detector and its landmark model are loaded once, here (dlib's only
+    with `warm_aligner`, else at the first clip); every `predict_*` call after that pays only
+    for its clips.
+    """
+
+    def __init__(self, model_dir: str | Path | Sequence[str | Path],
+                 device: str = "cpu", *, warm_aligner: bool = True) -> None:
+        if isinstance(model_dir, str | Path):
+            directories = model_dirs(model_dir)
+        else:
+            directories = [Path(d) for d in model_dir]
+        settings = ensemble_settings(directories)
+        self.device = check_device(device)
+        self.model_dirs = directories
+        self.bundles: list[ModelBundle] = [load_model_dir(d, device=device)
+                                           for d in directories]
+        self.bundle = self.bundles[0]
+        self.classes: list[str] = list(self.bundle.classes)
+        self.preparer = ClipPreparer(settings[0])
+        if warm_aligner:
+            self.preparer.warm_up()
+
+    @property
+    def aligner(self) -> Any:
+        return self.preparer.aligner
+
+    @property
+    def model_dir(self) -> Path:
+        """The one model directory, or the folder holding the ensemble's."""
+        if len(self.model_dirs) == 1:
+            return self.model_dirs[0]
+        return self.model_dirs[0].parent
+
+    def prepare(self, frames: Sequence[np.ndarray]) -> PreparedClip:
+        return self.preparer.prepare(frames)
+
+    def align(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        return self.preparer.align(frames)
 
     def _probabilities(self, bundle: ModelBundle, clips: Sequence[PreparedClip]) -> np.ndarray:
         """(clips, classes) calibrated probabilities of one model."""
