@@ -122,3 +122,15 @@ def test_table3_says_how_each_kind_of_baseline_was_selected(tmp_path: Path) -> N
             "the epoch of best UF1 on the validation subjects")
     assert rows["MDMO (baseline)"].rstrip(" |").endswith(
         "SVM C by cross-validation on the training subjects")
+
+
+def test_a_baseline_measured_on_another_split_is_left_out_and_named(tmp_path: Path) -> None:
+    exp_show = _with_baselines(["elrcn"])
+    metrics = exp_show[0]["data"]["metrics"]
+    metrics["metrics/baselines/elrcn.json"]["data"]["n_test"] = 999
+    records, _ = parse_exp_show(exp_show)
+    tables = write_report(records, tmp_path / "reports").read_text()
+    table3 = tables.split("## Table III")[1].split("## Table IV")[0]
+    assert "| ELRCN (baseline) |" not in table3 and "| MDMO (baseline) |" in table3
+    assert ("ELRCN (baseline) in `workspace` was measured on another split (n_test 999, not"
+            in table3)

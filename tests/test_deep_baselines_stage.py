@@ -15,7 +15,9 @@ import yaml
 from torch import nn
 
 from attrmer.baselines import DEEP
+from attrmer.baselines.deep.common import frame_indices
 from attrmer.baselines.deep.fit import Schedule, apex_positions, fit_classifier
+from attrmer.preprocess.store import ClipStoreWriter
 from stages import baselines as stage
 from tests.test_baselines_stage import ONLY_IN_RGB, _stage_args, _write_fixture
 
@@ -101,15 +103,55 @@ def test_loso_trains_every_fold_and_records_its_epochs(tmp_path: Path) -> None:
     assert set(summary["epochs_chosen"]["seed_1"]["fold3"]) == {"frames", "clips"}
 
 
-def test_tlcnn_learns_its_first_step_from_another_store(tmp_path: Path) -> None:
-    paths = _fixture(tmp_path, "holdout")
-    source = tmp_path / "source_rgb.h5"
-    source.write_bytes(paths["rgb"].read_bytes())
-    settings = yaml.safe_load(paths["params"].read_text())
-    settings["baselines"]["tlcnn"]["source"] = str(source)
-    paths["params"].write_text(yaml.safe_dump(settings))
+def _source_store(path: Path, dataset: str) -> Path:
+    """Labelled clips of three subjects of `dataset` (two classes), as an RGB store."""
+    rng = np.random.default_rng(1)
+    with ClipStoreWriter(path, "rgb", params={}, clip_shape=(3, 6, 48, 48)) as store:
+        for k in range(6):
+            store.add(rng.integers(0, 255, (3, 6, 48, 48), dtype=np.uint8),
+                      {"key": f"m{k % 3}/c{k}", "dataset": dataset, "subject": f"m{k % 3}",
+                       "label": k % 2, "emotion": ["happiness", "surprise"][k % 2],
+                       "onset": 1, "apex": 3, "offset": 6, "align_matrix": np.eye(2, 3),
+                       "landmarks": np.zeros((68, 2), np.float32)})
+    return path
+
+
+def test_tlcnn_learns_its_first_step_from_another_datasets_store(tmp_path: Path) -> None:
+    source = _source_store(tmp_path / "source_rgb.h5", "macro")
+    paths = _fixture(tmp_path, "holdout", source=str(source))
     assert stage.main([*_stage_args("tlcnn", paths), "--no-progress"]) == 0
     assert (paths["out"] / "tlcnn" / "seed_1.csv").is_file()
+
+
+def test_a_source_holding_a_tested_subject_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The run's own store holds its test and validation subjects' faces.
+    paths = _write_fixture(tmp_path, "holdout")
+    settings = yaml.safe_load(paths["params"].read_text())
+    settings["baselines"]["tlcnn"] = {**TINY["tlcnn"], "source": str(paths["rgb"])}
+    paths["params"].write_text(yaml.safe_dump(settings))
+    assert stage.main([*_stage_args("tlcnn", paths), "--no-progress"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "baselines.tlcnn.source" in error[0]
+    assert "validates or tests on (s4 first)" in error[0]
+
+
+def test_one_test_fold_not_named_holdout_keeps_its_epochs(tmp_path: Path) -> None:
+    # Leave-one-dataset-out with one test dataset has a single fold, fold0.
+    paths = _fixture(tmp_path, "loso")
+    manifest = pd.read_csv(paths["manifest"], dtype=str, keep_default_na=False)
+    manifest["split"] = np.where(manifest["subject"].isin(["s5", "s6"]), "fold0",
+                                 np.where(manifest["status"] == "ok", "train", ""))
+    manifest.to_csv(paths["manifest"], index=False)
+    settings = yaml.safe_load(paths["params"].read_text())
+    settings["split"]["validation_fraction"] = 0.0
+    paths["params"].write_text(yaml.safe_dump(settings))
+    assert stage.main([*_stage_args("netab", paths), "--no-progress"]) == 0
+    summary = json.loads((paths["out"] / "netab.json").read_text())
+    assert summary["n_folds"] == 1 and set(summary["epochs_chosen"]["seed_0"]) == {"epoch"}
+    # With no validation subjects the last epoch is kept, and the summary says so.
+    assert summary["selection"] == "the last epoch (no validation subjects)"
 
 
 def test_a_missing_source_store_is_one_line_naming_the_key(
@@ -123,11 +165,18 @@ def test_a_missing_source_store_is_one_line_naming_the_key(
     assert not (paths["out"] / "tlcnn").exists()
 
 
-def test_apex_positions_among_evenly_spread_frames() -> None:
-    rows = pd.DataFrame({"onset": [0, 10, 5, 0], "apex": [50, 10, -1, 7],
-                         "offset": [100, 40, 25, 0]})
-    # Halfway of 8 frames: 3.5 rounds to 4; at the onset: 0; outside or undefined: the middle.
-    assert apex_positions(rows, 8).tolist() == [4, 0, 4, 4]
+def test_apex_positions_among_the_frames_a_network_reads() -> None:
+    rows = pd.DataFrame({"onset": [0, 10, 5, 0, 0], "apex": [50, 10, -1, 7, 30],
+                         "offset": [100, 40, 25, 0, 30]})
+    # Stored frame k of 16 shows (k + 1) / 16 of the way; 8 of them are read: stored
+    # 0, 2, 4, 6, 9, 11, 13, 15, i.e. 1/16, 3/16, 5/16, 7/16, 10/16, 12/16, 14/16, 16/16.
+    chosen = frame_indices(16, 8)
+    assert chosen.tolist() == [0, 2, 4, 6, 9, 11, 13, 15]
+    # Halfway: 7/16 is nearer than 10/16; at the onset the first; outside or undefined the
+    # middle; at the offset the last.
+    assert apex_positions(rows, 16, chosen).tolist() == [3, 0, 3, 3, 7]
+    # Every stored frame: halfway is stored frame 7 (8/16).
+    assert apex_positions(rows.iloc[:1], 16).tolist() == [7]
 
 
 class _Lookup(nn.Module):

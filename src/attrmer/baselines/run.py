@@ -67,9 +67,9 @@ from attrmer.baselines.fdm import fdm_feature_length, fdm_from_config
 from attrmer.baselines.lbptop import feature_length, lbp_top_from_config
 from attrmer.baselines.mdmo import FEATURE_LENGTH as MDMO_LENGTH
 from attrmer.baselines.mdmo import mdmo_feature
+from attrmer.baselines.shared import BaselineSetupError, flow_reference, prediction_rows
 from attrmer.baselines.sparse_mdmo import GraphSparseCoder
 from attrmer.config import Params
-from attrmer.errors import AttrmerError
 from attrmer.evaluate.summary import summarize_runs
 from attrmer.io import atomic_path, write_json
 from attrmer.manifest import ManifestError, class_names, read_manifest, usable
@@ -79,10 +79,6 @@ HOLDOUT_FOLD = "holdout"
 PREDICTIONS_NAME = "predictions.csv"
 # The SVM chooses C by cross-validation inside the training side, so validation rows train it.
 TRAINING_SIDES = ("train", "val")
-
-
-class BaselineSetupError(AttrmerError, ValueError):
-    """The baseline cannot run on this manifest, split or store (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +100,6 @@ def _lbptop_features(store: ClipStore, indexes: list[int], params: Params) -> np
         for i in tqdm(indexes, desc="LBP-TOP", unit="clip", file=sys.stderr)
     ]
     return np.stack(rows)
-
-
-def flow_reference(store: ClipStore, params: Params) -> str:
-    # What the fields are measured against is a property of the store; params.yaml's
-    # flow.reference is what it was written with when the store does not record it.
-    written_with = store.attrs.get("params", {}).get("flow", {})
-    return written_with.get("reference", params.flow.reference)
 
 
 def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
@@ -338,22 +327,6 @@ def predict_folds(
         parts.append(prediction_rows(rows[fold.test], fold.name, model.predict(test),
                                      probabilities, classes))
     return pd.concat(parts, ignore_index=True), chosen
-
-
-def prediction_rows(test: pd.DataFrame, fold: str, y_pred: np.ndarray,
-                    probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """One fold's test predictions in the predictions-CSV layout (key, subject, fold, y_true,
-    y_pred, prob_<class>...), the layout training writes."""
-    part = pd.DataFrame({
-        "key": test["key"].to_numpy(),
-        "subject": test["subject"].to_numpy(),
-        "fold": fold,
-        "y_true": test["label"].to_numpy(np.int64),
-        "y_pred": np.asarray(y_pred).astype(np.int64),
-    })
-    for k, class_name in enumerate(classes):
-        part[f"prob_{class_name}"] = probabilities[:, k]
-    return part
 
 
 def extract_features(

@@ -206,9 +206,10 @@ class TlcnnConfig(DeepNetworkConfig):
     freeze_cnn: bool = True
     # Step 1's labelled stills of expressions: "training" (each fold's training clips' apex
     # frames: no separate source, the case of the built-in data) or the path of an attrmer
-    # RGB store of another dataset (e.g. the built-in data's data/processed/rgb.h5 when
-    # training on a licensed one, or a macro-expression set prepared by the pipeline): the
-    # apex frame of each of its labelled clips, with its own classes.
+    # RGB store of another dataset, prepared by the pipeline in another checkout (e.g. the
+    # built-in data's store, copied out, when training on a licensed one): the apex frame of
+    # each of its labelled clips, with its own classes. A store holding any subject this run
+    # validates or tests on (the run's own store does) is refused.
     source: str = "training"
     # Epochs of step 1 (source stills), step 2 (micro-expression frames), step 3 (clips);
     # 0 skips step 1 or 2.

@@ -17,9 +17,13 @@ did. Not for batch preprocessing (the pipeline's stages).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import pickle
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -32,8 +36,10 @@ Result = TypeVar("Result")
 
 
 def can_prepare_ahead() -> bool:
-    """Whether a fork is safe here: Linux, and no torch (nor its threads) in this process."""
+    """Whether a fork is safe here: Linux, one thread, and no torch in this process (a fork
+    copies no thread but the caller's, and torch's thread pools would be left half-made)."""
     return (sys.platform.startswith("linux") and "torch" not in sys.modules
+            and threading.active_count() == 1
             and "fork" in multiprocessing.get_all_start_methods())
 
 
@@ -75,7 +81,9 @@ class PreparingAhead(Generic[Result]):
             if outcome == "done":
                 return value
             if outcome == "failed":
-                raise RuntimeError(f"preparing the clips failed:\n{value}")
+                raise value
+        # Here: dlib's models load before the first clip, as when the child does the work.
+        preparer.warm_up()
         return self.work(preparer)
 
     def __exit__(self, *exc: object) -> None:
@@ -87,12 +95,38 @@ class PreparingAhead(Generic[Result]):
 
 def _prepare_in_child(sender: Connection, settings: ModelSettings,
                       work: Callable[[ClipPreparer], Any]) -> None:
+    _end_with_parent()
     try:
-        sender.send(("done", work(ClipPreparer(settings))))
-    except BaseException:
-        sender.send(("failed", traceback.format_exc()))
+        preparer = ClipPreparer(settings)
+        preparer.warm_up()  # as the in-process Predictor does: not billed to the first clip
+        sender.send(("done", work(preparer)))
+    except BaseException as exc:
+        sender.send(("failed", _sendable(exc)))
     finally:
         sender.close()
         # Leave without the parent's exit handlers, and without flushing output buffers the
         # fork copied (the parent writes them).
         os._exit(0)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to stop this child when its parent dies (a killed `predict` must not leave
+    a long video being prepared); stop at once if the parent is already gone."""
+    parent = os.getppid()
+    try:
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _sendable(exc: BaseException) -> BaseException:
+    """The exception itself when it pickles (so the parent raises what preparing in-process
+    would have raised), else a RuntimeError carrying its traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"preparing the clips failed:\n{traceback.format_exc()}")

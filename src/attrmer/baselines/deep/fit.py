@@ -60,17 +60,20 @@ class FoldOutcome:
     epochs: dict[str, int]  # the chosen epoch of each trained step
 
 
-def apex_positions(rows: pd.DataFrame, frames: int) -> np.ndarray:
-    """Where each clip's apex falls among `frames` frames spread evenly from onset to offset
-    (TIM's output); the middle frame when the apex is not annotated or lies outside."""
+def apex_positions(rows: pd.DataFrame, stored_frames: int,
+                   chosen: np.ndarray | None = None) -> np.ndarray:
+    """Which frame of each clip is nearest its apex: an index into `chosen` (the stored frames
+    a network reads; default all `stored_frames`). The stores hold TIM instants 1..T of T + 1
+    spread from onset (instant 0) to offset, so stored frame k shows the fraction (k + 1) / T
+    of the way; an apex that is not annotated or lies outside the clip counts as its middle."""
+    chosen = np.arange(stored_frames) if chosen is None else np.asarray(chosen)
     onset, apex, offset = (pd.to_numeric(rows[c], errors="coerce").to_numpy(float)
                            for c in ("onset", "apex", "offset"))
     with np.errstate(invalid="ignore", divide="ignore"):
-        position = (apex - onset) / (offset - onset) * (frames - 1)
-    middle = (frames - 1) / 2
-    position = np.where(np.isfinite(position) & (position >= 0) & (position <= frames - 1),
-                        position, middle)
-    return np.rint(position).astype(np.int64)
+        fraction = (apex - onset) / (offset - onset)
+    fraction = np.where(np.isfinite(fraction) & (fraction >= 0) & (fraction <= 1), fraction, 0.5)
+    shown = (chosen + 1) / stored_frames
+    return np.abs(fraction[:, None] - shown[None, :]).argmin(axis=1).astype(np.int64)
 
 
 def predict_probabilities(model: nn.Module, inputs: Tensor, *, batch_size: int = 64) -> np.ndarray:

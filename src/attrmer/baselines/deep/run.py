@@ -11,8 +11,9 @@ the test side. Each seed's predictions go to `<out_dir>/seed_<s>.csv` in the for
 writes, their summary (mean ± sample std over seeds, as for the method) to `summary_path`,
 with the chosen epochs.
 
-TLCNN trains in the three steps of its paper (`train_tlcnn_fold`); ELRCN and NetAB end to
-end. Not for the classic baselines (`attrmer.baselines.run`) or the method (`attrmer.train`).
+TLCNN trains in the three steps of its paper (`attrmer.baselines.deep.transfer`); ELRCN and
+NetAB end to end. Not for the classic baselines (`attrmer.baselines.run`) or the method
+(`attrmer.train`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from attrmer.baselines import TITLES
+from attrmer.baselines.deep.common import frame_indices
 from attrmer.baselines.deep.fit import (
     FoldInputs,
     FoldOutcome,
@@ -39,8 +41,8 @@ from attrmer.baselines.deep.fit import (
     fit_classifier,
     predict_probabilities,
 )
-from attrmer.baselines.deep.transfer import train_tlcnn
-from attrmer.baselines.run import BaselineSetupError, flow_reference, prediction_rows
+from attrmer.baselines.deep.transfer import TRAINING_SOURCE, train_tlcnn
+from attrmer.baselines.shared import BaselineSetupError, flow_reference, prediction_rows
 from attrmer.config import Params
 from attrmer.evaluate.summary import summarize_runs
 from attrmer.io import atomic_path, write_json
@@ -97,7 +99,9 @@ def prepare_inputs(module: ModuleType, config: Any, params: Params, table: Train
     return inputs
 
 
-def fold_inputs(inputs: dict[str, np.ndarray], fold: Fold) -> FoldInputs:
+def fold_inputs(inputs: dict[str, np.ndarray], fold: Fold, *, stored_frames: int,
+                frames: int) -> FoldInputs:
+    """One fold's tensors; `frames` of the `stored_frames` are what the network reads."""
     def stack(rows: pd.DataFrame) -> torch.Tensor:
         if rows.empty:
             return torch.empty((0, *next(iter(inputs.values())).shape))
@@ -109,7 +113,44 @@ def fold_inputs(inputs: dict[str, np.ndarray], fold: Fold) -> FoldInputs:
     train = stack(fold.train)
     return FoldInputs(train=train, train_labels=labels(fold.train), val=stack(fold.val),
                       val_labels=labels(fold.val), test=stack(fold.test),
-                      train_apex=torch.from_numpy(apex_positions(fold.train, train.shape[1])))
+                      train_apex=torch.from_numpy(apex_positions(
+                          fold.train, stored_frames, frame_indices(stored_frames, frames))))
+
+
+def refuse_tested_source(config: Any, table: TrainingTable) -> None:
+    """TLCNN's step 1 must not see a face that any fold validates or tests on: a source store
+    holding one of those subjects (as the run's own store does) is refused."""
+    if config.source == TRAINING_SOURCE:
+        return
+    from attrmer.preprocess.store import StoreError
+
+    source = Path(config.source)
+    if not source.is_file():
+        raise BaselineSetupError(f"baselines.tlcnn.source: {source}: no such RGB store (or "
+                                 f"\"{TRAINING_SOURCE}\")")
+    held_out = pd.concat([pd.concat([fold.val, fold.test]) for fold in table.folds])
+    try:
+        with ClipStore(source) as store:
+            meta = store.meta
+    except StoreError as exc:
+        raise BaselineSetupError(f"baselines.tlcnn.source: {source}: {exc}") from None
+    # A store written without dataset names is compared by subject alone.
+    named = "dataset" in meta.columns and bool(meta["dataset"].astype(str).str.len().all())
+
+    def subjects(rows: pd.DataFrame) -> set[tuple[str, str]]:
+        datasets = rows["dataset"].astype(str) if named else [""] * len(rows)
+        return set(zip(datasets, rows["subject"].astype(str), strict=True))
+
+    same_store = source.resolve() == Path(table.rgb_path).resolve()
+    shared = sorted(subjects(held_out) & subjects(meta))
+    if same_store and not shared:
+        shared = sorted(subjects(held_out))
+    if shared:
+        dataset, subject = shared[0]
+        raise BaselineSetupError(
+            f"baselines.tlcnn.source: {source} holds {len(shared)} subject(s) this run "
+            f"validates or tests on ({f'{dataset} ' if dataset else ''}{subject} first): step "
+            "1 would see their faces; use another dataset's store")
 
 
 def run_deep_baseline(
@@ -137,8 +178,13 @@ def run_deep_baseline(
             validation_fraction=params.split.validation_fraction, split_seed=params.split.seed)
     except TrainingSetupError as exc:
         raise BaselineSetupError(str(exc)) from None
+    if name == "tlcnn":
+        refuse_tested_source(config, table)
     inputs = prepare_inputs(module, config, params, table, progress=progress)
-    folds = {fold.name: fold_inputs(inputs, fold) for fold in table.folds}
+    with ClipStore(table.rgb_path) as rgb:
+        stored_frames = rgb.read(0).shape[1]
+    folds = {fold.name: fold_inputs(inputs, fold, stored_frames=stored_frames,
+                                    frames=config.frames) for fold in table.folds}
     chosen: dict[str, dict[str, Any]] = {}
     with atomic_path(out_dir, directory=True) as tmp_dir:
         paths = []
@@ -156,12 +202,16 @@ def run_deep_baseline(
             paths.append(path)
             if progress:
                 print(f"{name}: seed {seed} done", file=sys.stderr)
+        # Inside the block: a summary that cannot be made leaves the previous outputs alone.
         summary = summarize_runs(paths)
-    summary["method"] = TITLES[name]
-    summary["selection"] = ("the epoch of best validation UF1 (validation subjects carved "
-                            "from the training side)")
-    summary["epochs_chosen"] = chosen if len(table.folds) > 1 else {
-        seed: epochs["holdout"] for seed, epochs in chosen.items()}
+        summary["method"] = TITLES[name]
+        validated = any(not fold.val.empty for fold in table.folds)
+        summary["selection"] = (
+            "the epoch of best validation UF1 (validation subjects carved from the training "
+            "side)" if validated else "the last epoch (no validation subjects)")
+        only = table.folds[0].name
+        summary["epochs_chosen"] = chosen if len(table.folds) > 1 else {
+            seed: epochs[only] for seed, epochs in chosen.items()}
     write_json(summary_path, summary)
     return summary
 

@@ -30,7 +30,7 @@ from attrmer.baselines.deep.fit import (
     fit_classifier,
     predict_probabilities,
 )
-from attrmer.baselines.run import BaselineSetupError
+from attrmer.baselines.shared import BaselineSetupError
 from attrmer.config import Params, TlcnnConfig
 from attrmer.preprocess.store import ClipStore, StoreError
 
