@@ -242,3 +242,31 @@ def test_spot_settings_are_checked_by_key() -> None:
         Params.from_dict({"spot": {"micro_window_seconds": 5.0}})
     with pytest.raises(ConfigError, match=r"spot\.rest_fraction"):
         Params.from_dict({"spot": {"rest_fraction": 1.0}})
+
+
+def test_a_blinks_pull_on_the_nose_reference_is_taken_off_every_region() -> None:
+    from attrmer.spot.peaks import Peak, steady_through_blinks
+    from attrmer.spot.regions import NOSE, REGION_NAMES
+    from attrmer.spot.tracking import RegionTracks
+
+    frames, regions = 12, len(REGION_NAMES)
+    nose_motion = np.stack([np.linspace(0.0, 1.1, frames), np.zeros(frames)], axis=1)
+    pull = np.zeros((frames, 2))
+    pull[4:8, 1] = [0.05, 0.1, 0.1, 0.05]  # the lid drags the nose down during frames 4-7
+    positions = np.zeros((frames, regions, 2))
+    positions[:, NOSE] = nose_motion + pull
+    # Every other region reads relative to the pulled nose: up by the pull; one also moves.
+    others = [r for r in range(regions) if r != NOSE]
+    positions[:, others] = -pull[:, None, :]
+    positions[6, others[0]] += [0.3, 0.0]
+    tracks = RegionTracks(positions.astype(np.float32), np.zeros((frames, regions), np.float32),
+                          np.r_[False, np.ones(frames - 1, bool)], np.ones(frames, np.float32))
+    blink = Peak(onset=4, apex=5, offset=7, height=5.0)
+    steady = steady_through_blinks(tracks, [blink])
+    # The head's own steady drift stays on the nose row; the pull is gone from the rest.
+    np.testing.assert_allclose(steady[:, NOSE], nose_motion, atol=1e-6)
+    expected = np.zeros((frames, len(others), 2))
+    expected[6, 0] = [0.3, 0.0]
+    np.testing.assert_allclose(steady[:, others], expected, atol=1e-6)
+    # No blink: the positions are the tracks' own.
+    np.testing.assert_array_equal(steady_through_blinks(tracks, []), positions.astype(np.float32))

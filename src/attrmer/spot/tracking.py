@@ -52,7 +52,10 @@ NEAR_SQUARE_SIDE = 150.0
 class RegionTracks:
     """Where every region is at every frame, and how bright it is, relative to the nose.
 
-    `positions` (frames, regions, 2) is in pixels of a 112-px aligned face (x, y) and
+    `positions` (frames, regions, 2) is in pixels of a 112-px aligned face (x, y), each
+    region's relative to the nose but the nose's own row, which holds the nose's motion in
+    the segment (whether something other than the head moved it, a closing eyelid's flow
+    spreading onto it for one, is `attrmer.spot.peaks`' question), and
     `brightness` (frames, regions) in grey levels (0-255), NaN where no face was followed: a
     closing eyelid covers the dark of the eye, and the nose's grey level is subtracted so that
     flicker of the light cancels. `joined[t]` is False where frame t does not continue frame
@@ -148,7 +151,9 @@ class _RegionMeter:
         self._stacked[2] = crop.ravel()
         means = (self._stacked @ self.weights_t).T * self.scale  # (regions, 3)
         nose = means[NOSE]
-        return means - nose, float(np.hypot(nose[0], nose[1]))
+        relative = means - nose
+        relative[NOSE, :2] = nose[:2]  # the nose's own motion (see RegionTracks)
+        return relative, float(np.hypot(nose[0], nose[1]))
 
 
 def _unit(pixels: np.ndarray) -> np.ndarray:
@@ -310,8 +315,10 @@ def track_aligned(aligned: np.ndarray, *, cfg: SpotConfig | None = None,
     weights = region_weights(cfg.flow_size)
     means = np.einsum("cfp,rp->frc", flow.reshape(2, flow.shape[1], -1), weights)
     means *= ALIGNED_SIDE / cfg.flow_size
+    relative = means - means[:, NOSE:NOSE + 1]
+    relative[:, NOSE] = means[:, NOSE]  # the nose's own motion (see RegionTracks)
     positions = np.concatenate([np.zeros((1, len(REGIONS), 2), np.float32),
-                                (means - means[:, NOSE:NOSE + 1]).astype(np.float32)])
+                                relative.astype(np.float32)])
     grey = small.reshape(len(small), -1).astype(np.float32) @ weights.T
     brightness = grey - grey[:, NOSE:NOSE + 1]
     mask = face_mask(cfg.flow_size)[rows, cols]
