@@ -111,7 +111,7 @@ def loaded_once(predictor, monkeypatch) -> None:
     the network again (loading itself is tested by the model-error tests and the fixture)."""
     import attrmer.predict.command
 
-    def reuse(model_dirs, device="cpu", *, warm_aligner=True):
+    def reuse(model_dirs, device="cpu", *, warm_aligner=True, settings=None):
         assert [Path(d) for d in model_dirs] == predictor.model_dirs
         return predictor
 

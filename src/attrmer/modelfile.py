@@ -116,15 +116,17 @@ def read_model_settings(directory: str | Path) -> ModelSettings:
         raise ModelFileError(f"{directory / CONFIG}: incomplete config ({exc})") from None
 
 
-def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu") -> ModelBundle:
-    """Rebuild the video network from a model directory, weights loaded, in eval mode."""
+def load_model_dir(directory: str | Path, *, device: str | torch.device = "cpu",
+                   settings: ModelSettings | None = None) -> ModelBundle:
+    """Rebuild the video network from a model directory, weights loaded, in eval mode;
+    `settings` when the caller has already read them (`read_model_settings`)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from attrmer.model import VideoNet
 
     directory = Path(directory)
-    settings = read_model_settings(directory)
+    settings = settings or read_model_settings(directory)
     network = VideoNet.from_config(settings.model, num_classes=len(settings.classes))
     try:
         state = load_file(str(directory / WEIGHTS), device="cpu")

@@ -149,7 +149,7 @@ def cli(argv: list[str]) -> int:
             enabled=_clip_count(args.paths) <= PREPARE_AHEAD_MAX_CLIPS) as ahead:
         try:
             predictor = Predictor(directories, device=args.device,
-                                  warm_aligner=not ahead.running)
+                                  warm_aligner=not ahead.running, settings=settings)
         except ModelFileError as exc:
             return _fail(str(exc), EXIT_MODEL)
         jobs = ahead.result(predictor.preparer)

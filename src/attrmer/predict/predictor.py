@@ -246,16 +246,19 @@ class Predictor:
     """
 
     def __init__(self, model_dir: str | Path | Sequence[str | Path],
-                 device: str = "cpu", *, warm_aligner: bool = True) -> None:
+                 device: str = "cpu", *, warm_aligner: bool = True,
+                 settings: Sequence[ModelSettings] | None = None) -> None:
+        """`settings`: the directories' `ensemble_settings`, when the caller has read them."""
         if isinstance(model_dir, str | Path):
             directories = model_dirs(model_dir)
         else:
             directories = [Path(d) for d in model_dir]
-        settings = ensemble_settings(directories)
+        settings = list(settings) if settings is not None else ensemble_settings(directories)
         self.device = check_device(device)
         self.model_dirs = directories
-        self.bundles: list[ModelBundle] = [load_model_dir(d, device=device)
-                                           for d in directories]
+        self.bundles: list[ModelBundle] = [
+            load_model_dir(d, device=device, settings=one)
+            for d, one in zip(directories, settings, strict=True)]
         self.bundle = self.bundles[0]
         self.classes: list[str] = list(self.bundle.classes)
         self.preparer = ClipPreparer(settings[0])
