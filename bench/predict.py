@@ -9,7 +9,7 @@ fresh process, the way a user calls it once, from start to printed answer (impor
 every seed's model and dlib's, the clip); its goal is 3 s on two cores, the warm one 0.5 s.
 
 The clip is ../shared/data/faces-video/single_face.mp4 when present, else a committed face
-still warped into 72 frames of 640×360 and written as an MP4. The model is models/seed_<s>
+still warped into 72 frames of 640×360 and written as an MP4. The model is models/seeds/seed_<s>
 when `dvc repro` has trained one (or --model), else a randomly initialised network of the
 default CPU size (width 16, depth 10, input 112, 16 frames) — timing does not depend on the
 weights. The target: at most 1 s per clip on a 2-core CPU.

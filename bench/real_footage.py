@@ -43,7 +43,7 @@ MIN_VOTES = 4
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,
-                        help="a model directory or a folder of them (default: models/seed_*)")
+                        help="a model directory or a folder of them (default: models/seeds/seed_*)")
     parser.add_argument("--window", choices=("given", "auto"), default="given",
                         help="classify the frames of the table (given) or let predict find "
                              "the window inside them (auto)")

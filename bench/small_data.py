@@ -36,7 +36,8 @@ from attrmer.config import load_params
 from attrmer.datasets.splits import subject_independent_split
 from attrmer.evaluate.metrics import accuracy, uf1
 from attrmer.manifest import read_manifest, usable, write_manifest
-from attrmer.train.loop import SeedPaths, train_seed
+from attrmer.train import TrainingLayout, train_seed
+from attrmer.train.tasks import TrainingInputs
 
 # The classes a "C×K" subset keeps, in order: the three the field's composite benchmarks use
 # first (positive, surprise, a negative one), then the rest of the paper's five.
@@ -75,11 +76,12 @@ def run(name: str, rows: pd.DataFrame, root: Path, args: argparse.Namespace) -> 
     accuracies, f1s, validation = [], [], []
     start = time.perf_counter()
     for seed in args.seeds:
-        paths = SeedPaths(manifest=manifest_path, rgb=args.rgb, flow=args.flow,
-                          attributes=args.attributes, model_dir=work / f"model_{seed}",
-                          metrics_dir=work / "metrics", checkpoint_dir=work / f"ckpt_{seed}",
-                          live_dir=work / f"live_{seed}", pretrained=args.pretrained)
-        metrics = train_seed(params, seed, paths, progress=False)
+        layout = TrainingLayout(
+            inputs=TrainingInputs(manifest=manifest_path, rgb=args.rgb, flow=args.flow,
+                                  attributes=args.attributes, pretrained=args.pretrained),
+            models=work / "models", metrics=work / "metrics", checkpoints=work / "checkpoints",
+            live=work / f"live_{seed}")
+        metrics = train_seed(params, seed, layout, progress=False)
         accuracies.append(metrics["accuracy"])
         val = pd.read_csv(work / "metrics" / f"seed_{seed}_validation.csv")
         validation.append(float((val["y_true"] == val["y_pred"]).mean()) if len(val) else

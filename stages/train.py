@@ -1,7 +1,8 @@
-"""DVC stage `train@<seed>`: train one seed on the split's training subjects.
+"""DVC stage `train`: every seed of train.seeds, every fold of the split, on the executor of
+train.executor (one after another, or as Ray tasks), then each seed's outputs.
 
-Run by hand: `python stages/train.py --seed 0`; across GPUs:
-`torchrun --nproc_per_node=4 stages/train.py --seed 0`.
+Run by hand: `python stages/train.py --seed 0` trains one seed; on one machine across GPUs:
+`torchrun --nproc_per_node=4 stages/train.py` (executor local, each training split by DDP).
 """
 
 from __future__ import annotations
@@ -12,25 +13,27 @@ from pathlib import Path
 
 from attrmer.config import ConfigError, load_params
 from attrmer.errors import run_reporting_errors
-from attrmer.train import SeedPaths, train_seed
+from attrmer.train import TrainingLayout, train_seeds
 from attrmer.train.distributed import DistributedContext
+from attrmer.train.tasks import TrainingInputs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--root", default=".",
+    parser.add_argument("--seed", type=int, action="append", default=None,
+                        help="train only this seed of train.seeds (repeatable)")
+    parser.add_argument("--root", default=".", type=Path,
                         help="folder the default paths below are relative to")
-    for name, help_text in (
-        ("manifest", "data/interim/manifest.csv"), ("rgb", "data/processed/rgb.h5"),
-        ("flow", "data/processed/flow.h5"), ("attributes", "data/processed/attributes.csv"),
-        ("model-dir", "models/seed_<s>"), ("metrics-dir", "metrics/seeds"),
-        ("checkpoint-dir", "checkpoints/seed_<s>"), ("live-dir", "dvclive/seed_<s>"),
-        ("pretrained", "models/pretrained"),
+    defaults = TrainingLayout.defaults(Path("<root>"))
+    for name, default in (
+        ("manifest", defaults.inputs.manifest), ("rgb", defaults.inputs.rgb),
+        ("flow", defaults.inputs.flow), ("attributes", defaults.inputs.attributes),
+        ("pretrained", defaults.inputs.pretrained), ("models", defaults.models),
+        ("metrics-dir", defaults.metrics), ("checkpoints", defaults.checkpoints),
+        ("live-dir", defaults.live),
     ):
-        parser.add_argument(f"--{name}", type=Path, default=None,
-                            help=f"default: <root>/{help_text}")
+        parser.add_argument(f"--{name}", type=Path, default=None, help=f"default: {default}")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -38,22 +41,26 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         params = load_params(args.params)
-        if args.seed not in params.train.seeds:
-            raise ConfigError(f"--seed {args.seed} is not in train.seeds {params.train.seeds}")
+        seeds = args.seed or params.train.seeds
+        unknown = [s for s in seeds if s not in params.train.seeds]
+        if unknown:
+            raise ConfigError(f"--seed {unknown[0]} is not in train.seeds {params.train.seeds}")
+        base = TrainingLayout.defaults(args.root)
+        layout = TrainingLayout(
+            inputs=TrainingInputs(
+                manifest=args.manifest or base.inputs.manifest, rgb=args.rgb or base.inputs.rgb,
+                flow=args.flow or base.inputs.flow,
+                attributes=args.attributes or base.inputs.attributes,
+                pretrained=args.pretrained or base.inputs.pretrained),
+            models=args.models or base.models, metrics=args.metrics_dir or base.metrics,
+            checkpoints=args.checkpoints or base.checkpoints, live=args.live_dir or base.live)
         dist = DistributedContext.from_environment()
-        defaults = SeedPaths.defaults(args.seed, Path(args.root))
-        paths = SeedPaths(**{
-            field: getattr(args, field) or getattr(defaults, field)
-            for field in ("manifest", "rgb", "flow", "attributes", "model_dir", "metrics_dir",
-                          "checkpoint_dir", "live_dir", "pretrained")
-        })
-        metrics = train_seed(params, args.seed, paths, progress=not args.no_progress,
-                             dist=dist)
+        metrics = train_seeds(params, layout, seeds, progress=not args.no_progress, dist=dist)
         dist.close()
-        if metrics:
-            print(f"seed {args.seed}: accuracy {metrics['accuracy']:.3f}  "
-                  f"UF1 {metrics['uf1']:.3f}  UAR {metrics['uar']:.3f}  "
-                  f"({metrics['n_test']} test clips)")
+        for seed, figures in metrics.items():
+            print(f"seed {seed}: accuracy {figures['accuracy']:.3f}  "
+                  f"UF1 {figures['uf1']:.3f}  UAR {figures['uar']:.3f}  "
+                  f"({figures['n_test']} test clips)")
 
     return run_reporting_errors("train", run)
 

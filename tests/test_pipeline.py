@@ -12,7 +12,8 @@ TINY = {
     "synth": {"clips": 70, "min_frames": 12, "max_frames": 20, "frame_height": 180},
     "preprocess": {"frames": 8, "workers": 2},
     "model": {"width": 4, "input_size": 32, "feature_dim": 16},
-    "train": {"epochs": 1, "batch_size": 8, "seeds": [0, 1]},
+    # One thread per training, so that the Ray run below (a CPU per task) computes the same.
+    "train": {"epochs": 1, "batch_size": 8, "seeds": [0, 1], "threads": 1},
     "pretrain": {"clips": 24, "steps": 2, "batch_size": 8},
     "spot": {"corpus": {"videos": 1, "min_seconds": 12.0, "max_seconds": 12.0}},
 }
@@ -23,8 +24,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     work = repo_copy(tmp_path / "repo", TINY)
     dag = dvc(["dag", "--md"], work)
     for stage in ("dataset", "prepare", "align", "interpolate", "flow", "attributes", "pretrain",
-                  "train@0",
-                  "train@1", "evaluate", "baselines@lbptop", "baselines@mdmo", "long_videos",
+                  "train", "evaluate", "baselines@lbptop", "baselines@mdmo", "long_videos",
                   "spot", "evaluate_spotting"):
         assert stage in dag
 
@@ -33,7 +33,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     assert summary["n_seeds"] == 2
     assert 0.0 <= summary["accuracy"]["mean"] <= 1.0
     for seed in (0, 1):
-        assert (work / f"models/seed_{seed}/model.safetensors").is_file()
+        assert (work / f"models/seeds/seed_{seed}/model.safetensors").is_file()
     for name in ("lbptop", "mdmo"):
         assert json.loads((work / f"metrics/baselines/{name}.json").read_text())["n_seeds"] == 1
     assert (work / "metrics/confusion.png").stat().st_size > 0
@@ -48,3 +48,11 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     assert json.loads(status) == {"dataset": ["always changed"]}, status
     shown = dvc(["metrics", "show", "--json"], work)
     assert "accuracy" in shown
+
+    # The same trainings as Ray tasks, on a Ray started for the run: the same outputs.
+    written = {name: (work / name).read_bytes() for name in (
+        "metrics/summary.json", "metrics/seeds/seed_0_predictions.csv",
+        "metrics/seeds/seed_1_predictions.csv", "models/seeds/seed_1/model.safetensors")}
+    dvc(["exp", "run", "-S", "train.executor=ray", "-S", "train.ray.cpus_per_task=1"], work)
+    assert "executor: ray" in (work / "params.yaml").read_text()
+    assert {name: (work / name).read_bytes() for name in written} == written

@@ -336,14 +336,19 @@ def test_default_models_are_every_seed_of_the_last_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelFileError, match="dvc repro"):
         default_model_dirs()
+    trained = tmp_path / "models" / "seeds"
     for seed in (3, 7, 11):
-        (tmp_path / "models" / f"seed_{seed}").mkdir(parents=True)
-        (tmp_path / "models" / f"seed_{seed}" / "config.json").write_text("{}")
-    assert default_model_dirs() == [Path(f"models/seed_{s}") for s in (3, 7, 11)]
+        (trained / f"seed_{seed}").mkdir(parents=True)
+        (trained / f"seed_{seed}" / "config.json").write_text("{}")
+    assert default_model_dirs() == [Path(f"models/seeds/seed_{s}") for s in (3, 7, 11)]
     (tmp_path / "params.yaml").write_text("train:\n  seeds: [7, 3]\n")
-    assert default_model_dirs() == [Path("models/seed_3"), Path("models/seed_7")]
+    assert default_model_dirs() == [Path("models/seeds/seed_3"), Path("models/seeds/seed_7")]
     (tmp_path / "params.yaml").write_text("train:\n  seeds: [7]\n")
-    assert default_model_dirs() == [Path("models/seed_7")]
+    assert default_model_dirs() == [Path("models/seeds/seed_7")]
+    # `--model models/` finds the train stage's folder of seeds inside it.
+    from attrmer.predict.predictor import model_dirs
+
+    assert model_dirs(tmp_path / "models") == [trained / f"seed_{s}" for s in (3, 7, 11)]
 
 
 def test_a_folder_of_models_leaves_out_the_pretrained_network(tmp_path):
@@ -364,7 +369,7 @@ def test_real_smile_video_gives_a_valid_prediction(shared_data, workspace, capsy
     video = shared_data / "faces-video" / "single_face.mp4"
     if not video.is_file():
         pytest.skip(f"{video} is absent")
-    trained = REPO / "models" / "seed_0"
+    trained = REPO / "models" / "seeds" / "seed_0"
     model = trained if (trained / "config.json").is_file() else workspace["model"]
     code = cli([str(video), "--model", str(model), "--json", "--window", "full"])
     assert code == EXIT_OK

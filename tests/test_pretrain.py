@@ -17,7 +17,7 @@ from attrmer.model import VideoNet
 from attrmer.modelfile import ModelFileError, load_model_dir, save_model_dir
 from attrmer.pretrain import pretraining_faces, run_pretraining
 from attrmer.synth.render import load_faces, plan_corpus
-from attrmer.train.loop import train_seed
+from attrmer.train import train_seed
 from attrmer.train.warm_start import warm_start
 from stages import pretrain as pretrain_stage
 from tests.test_train import CLASSES, TINY, _params, make_project
@@ -107,17 +107,17 @@ def test_warm_start_refuses_another_network_or_other_inputs(tmp_path: Path) -> N
 def test_train_init_starts_every_seed_from_the_model_and_says_so(tmp_path: Path) -> None:
     paths = make_project(tmp_path)
     params = _params(train={"epochs": 1})
-    save_model_dir(paths.pretrained, _video(params, CLASSES, 7), params=params,
+    save_model_dir(paths.inputs.pretrained, _video(params, CLASSES, 7), params=params,
                    classes=CLASSES)
     warm = _params(train={"epochs": 1, "init": "pretrained"})
     train_seed(warm, 0, paths, progress=False)
-    config = json.loads((paths.model_dir / "config.json").read_text())
-    assert config["init"] == str(paths.pretrained)
+    config = json.loads((paths.seed(0).model_dir / "config.json").read_text())
+    assert config["init"] == str(paths.inputs.pretrained)
     scratch_dir = tmp_path / "scratch"
     scratch_paths = make_project(scratch_dir)
     train_seed(params, 0, scratch_paths, progress=False)
-    warm_weights = load_model_dir(paths.model_dir).network.state_dict()
-    cold_weights = load_model_dir(scratch_paths.model_dir).network.state_dict()
+    warm_weights = load_model_dir(paths.seed(0).model_dir).network.state_dict()
+    cold_weights = load_model_dir(scratch_paths.seed(0).model_dir).network.state_dict()
     name = "rgb_encoder.conv1.weight"
     assert name in warm_weights
     assert not torch.equal(warm_weights[name], cold_weights[name])
@@ -156,8 +156,8 @@ def test_training_inputs_are_what_predict_computes_from_the_same_clip(tmp_path: 
 
     paths = make_project(tmp_path)
     params = _params(flow={"scale": "clip", "head_motion": "affine"})
-    rows = pd.read_csv(paths.manifest, keep_default_na=False).assign(text_id=0)
-    clips = ClipPairDataset(rows, paths.rgb, paths.flow)
+    rows = pd.read_csv(paths.inputs.manifest, keep_default_na=False).assign(text_id=0)
+    clips = ClipPairDataset(rows, paths.inputs.rgb, paths.inputs.flow)
     inputs = NetworkInputs(clips, params.flow, params.model.input_size, batch_size=5)
     raw_rgb = torch.stack([clips[i][0] for i in range(len(clips))])
     raw_flow = torch.stack([clips[i][1] for i in range(len(clips))]).float()

@@ -17,10 +17,11 @@ from safetensors.torch import load_file, save_file
 from attrmer.config import Params
 from attrmer.manifest import COLUMNS, write_manifest
 from attrmer.preprocess.store import ClipStoreWriter
+from attrmer.train import TrainingLayout, train_seed
 from attrmer.train.checkpoint import CheckpointMismatchError
 from attrmer.train.data import ClipPairDataset, TrainingSetupError, load_training_table
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.loop import Runtime, SeedPaths, fit_fold, train_seed
+from attrmer.train.loop import Runtime, fit_fold
 
 CLASSES = ["happiness", "disgust", "surprise"]
 T, S = 4, 16
@@ -41,7 +42,7 @@ def _params(**overrides) -> Params:
 
 
 def make_project(root: Path, *, subjects: int = 6, per_subject: int = 3,
-                 test_subjects: tuple[int, ...] = (4, 5)) -> SeedPaths:
+                 test_subjects: tuple[int, ...] = (4, 5)) -> TrainingLayout:
     """A manifest, RGB/flow stores and sentences where the class shows in the pixels."""
     rng = np.random.default_rng(0)
     rows = []
@@ -56,11 +57,11 @@ def make_project(root: Path, *, subjects: int = 6, per_subject: int = 3,
                 "split": "test" if s in test_subjects else "train", "status": "ok", "reason": "",
             })
     manifest = pd.DataFrame(rows, columns=COLUMNS)
-    paths = SeedPaths.defaults(0, root)
-    write_manifest(manifest, paths.manifest)
+    paths = TrainingLayout.defaults(root)
+    write_manifest(manifest, paths.inputs.manifest)
     meta_common = {"align_matrix": np.eye(2, 3), "landmarks": np.zeros((68, 2), np.float32)}
-    with ClipStoreWriter(paths.rgb, "rgb", params={}, clip_shape=(3, T, S, S)) as rgb, \
-            ClipStoreWriter(paths.flow, "flow", params={}, clip_shape=(2, T, S, S)) as flow:
+    with ClipStoreWriter(paths.inputs.rgb, "rgb", params={}, clip_shape=(3, T, S, S)) as rgb, \
+            ClipStoreWriter(paths.inputs.flow, "flow", params={}, clip_shape=(2, T, S, S)) as flow:
         for row in rows:
             base = 60 + 60 * row["label"]
             clip = rng.normal(base, 10, (3, T, S, S)).clip(0, 255).astype(np.uint8)
@@ -75,8 +76,8 @@ def make_project(root: Path, *, subjects: int = 6, per_subject: int = 3,
         "text_id": [r["label"] for r in rows],
         "flag": "",
     })
-    paths.attributes.parent.mkdir(parents=True, exist_ok=True)
-    attributes.to_csv(paths.attributes, index=False)
+    paths.inputs.attributes.parent.mkdir(parents=True, exist_ok=True)
+    attributes.to_csv(paths.inputs.attributes, index=False)
     return paths
 
 
@@ -92,7 +93,7 @@ def test_stage_main_writes_model_predictions_and_metrics(tmp_path):
     params_file = _write_params(tmp_path / "params.yaml", _params(train={"epochs": 2}))
     assert stage.main(["--seed", "1", "--params", str(params_file), "--root", str(tmp_path),
                        "--no-progress"]) == 0
-    model_dir = tmp_path / "models/seed_1"
+    model_dir = tmp_path / "models/seeds/seed_1"
     config = json.loads((model_dir / "config.json").read_text())
     assert config["classes"] == CLASSES
     assert config["preprocess"] == {"size": S, "frames": T}
@@ -106,7 +107,9 @@ def test_stage_main_writes_model_predictions_and_metrics(tmp_path):
     assert list(predictions.columns) == ["key", "subject", "fold", "y_true", "y_pred",
                                          *[f"prob_{c}" for c in CLASSES]]
     assert np.allclose(predictions.filter(like="prob_").sum(axis=1), 1.0, atol=1e-4)
-    assert (tmp_path / "dvclive/seed_1/metrics.json").is_file()
+    assert (tmp_path / "dvclive/metrics.json").is_file()
+    curve = pd.read_csv(tmp_path / "dvclive/plots/metrics/seed_1/loss.tsv", sep="\t")
+    assert list(curve["step"]) == [0, 1]
     # No validation subjects here: nothing to calibrate on, and predict is told so.
     assert config["calibration"]["temperature"] == 1.0
     assert config["calibration"]["validation_clips"] == 0
@@ -128,18 +131,18 @@ def test_training_learns_the_class_signal(tmp_path):
 def test_same_seed_gives_identical_results(tmp_path):
     paths = make_project(tmp_path)
     first = train_seed(_params(), 0, paths, progress=False)
-    weights = load_file(paths.model_dir / "model.safetensors")
+    weights = load_file(paths.seed(0).model_dir / "model.safetensors")
     # A finished seed leaves no checkpoint, only a note that it finished.
-    assert [p.name for p in paths.checkpoint_dir.iterdir()] == ["status.json"]
+    assert [p.name for p in paths.checkpoint_dir(0).iterdir()] == ["status.json"]
     second = train_seed(_params(), 0, paths, progress=False)
     assert first == second
-    again = load_file(paths.model_dir / "model.safetensors")
+    again = load_file(paths.seed(0).model_dir / "model.safetensors")
     assert all(torch.equal(weights[k], again[k]) for k in weights)
 
 
-def _table(paths: SeedPaths, params: Params, attributes: bool = False):
-    return load_training_table(paths.manifest, paths.rgb, paths.flow,
-                               paths.attributes if attributes else None,
+def _table(paths: TrainingLayout, params: Params, attributes: bool = False):
+    return load_training_table(paths.inputs.manifest, paths.inputs.rgb, paths.inputs.flow,
+                               paths.inputs.attributes if attributes else None,
                                protocol=params.split.protocol,
                                validation_fraction=params.split.validation_fraction)
 
@@ -148,9 +151,9 @@ def test_the_clip_cache_serves_what_the_stores_hold(tmp_path, monkeypatch):
     paths = make_project(tmp_path)
     table = _table(paths, _params())
     rows = table.folds[0].train
-    plain = ClipPairDataset(rows, paths.rgb, paths.flow)
+    plain = ClipPairDataset(rows, paths.inputs.rgb, paths.inputs.flow)
     cache: dict = {}
-    cached = ClipPairDataset(rows, paths.rgb, paths.flow, cache)
+    cached = ClipPairDataset(rows, paths.inputs.rgb, paths.inputs.flow, cache)
     first = [cached[i] for i in range(len(cached))]
     assert sorted(cache) == sorted(rows["key"])
     # Once cached, the stores are not read again.
@@ -198,9 +201,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, attribute_branch)
 
 def test_validation_split_selects_the_model_without_test_subjects(tmp_path):
     paths = make_project(tmp_path, subjects=7, test_subjects=(5, 6))
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     manifest.loc[manifest["subject"] == "1", "split"] = "val"
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
     params = _params(train={"epochs": 3})
     result = fit_fold(params, _table(paths, params), _table(paths, params).folds[0], seed=0,
                       progress=False)
@@ -210,29 +213,29 @@ def test_validation_split_selects_the_model_without_test_subjects(tmp_path):
 
 def test_loso_pools_every_fold(tmp_path):
     paths = make_project(tmp_path, subjects=4, per_subject=3)
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     manifest["split"] = "fold" + (manifest["subject"].astype(int) - 1).astype(str)
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
     params = _params(split={"protocol": "loso"}, train={"epochs": 1})
     metrics = train_seed(params, 0, paths, progress=False)
-    predictions = pd.read_csv(paths.metrics_dir / "seed_0_predictions.csv")
+    predictions = pd.read_csv(paths.metrics / "seed_0_predictions.csv")
     assert metrics["n_test"] == 12
     assert sorted(predictions["fold"].unique()) == ["fold0", "fold1", "fold2", "fold3"]
 
 
 def test_bad_setups_stop_before_training(tmp_path):
     paths = make_project(tmp_path)
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     only_test = manifest.copy()
     only_test["split"] = "test"
-    write_manifest(only_test, paths.manifest)
+    write_manifest(only_test, paths.inputs.manifest)
     with pytest.raises(TrainingSetupError, match="training side is empty"):
         _table(paths, _params())
 
     no_surprise = manifest.copy()
     no_surprise.loc[(no_surprise["emotion"] == "surprise")
                     & (no_surprise["split"] == "train"), "split"] = "test"
-    write_manifest(no_surprise, paths.manifest)
+    write_manifest(no_surprise, paths.inputs.manifest)
     with pytest.raises(TrainingSetupError, match="no training clip of class surprise"):
         _table(paths, _params())
 
@@ -248,7 +251,7 @@ def _ddp_worker(rank: int, world: int, port: int, root: str, out: str) -> None:
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     params = _params(train={"epochs": 1, "batch_size": 8})
-    paths = SeedPaths.defaults(0, Path(root))
+    paths = TrainingLayout.defaults(Path(root))
     dist = DistributedContext.from_environment()
     table = _table(paths, params)
     result = fit_fold(params, table, table.folds[0], seed=5, dist=dist, progress=False)

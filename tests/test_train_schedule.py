@@ -9,24 +9,25 @@ import torch
 
 from attrmer.config import AugmentConfig, TrainConfig
 from attrmer.manifest import write_manifest
+from attrmer.train import train_seed
 from attrmer.train.augment import augment_batch, mirror_sentence, mirrored_texts
 from attrmer.train.data import ClipPairDataset, load_training_table
-from attrmer.train.loop import Runtime, fit_fold, planned_epochs, train_seed, warmup_factor
+from attrmer.train.loop import Runtime, fit_fold, planned_epochs, warmup_factor
 from tests.test_train import _params, make_project
 
 
 def _table(paths, params, attributes=False):
-    return load_training_table(paths.manifest, paths.rgb, paths.flow,
-                               paths.attributes if attributes else None,
+    return load_training_table(paths.inputs.manifest, paths.inputs.rgb, paths.inputs.flow,
+                               paths.inputs.attributes if attributes else None,
                                protocol=params.split.protocol,
                                validation_fraction=params.split.validation_fraction,
                                split_seed=params.split.seed)
 
 
 def _with_val(paths, subject="1"):
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     manifest.loc[manifest["subject"] == subject, "split"] = "val"
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
 
 
 def test_steps_not_epochs_set_the_length_of_training() -> None:
@@ -53,13 +54,13 @@ def test_permuting_the_test_labels_changes_neither_selection_nor_weights(tmp_pat
     params = _params(train={"epochs": 4})
     first = fit_fold(params, _table(paths, params), _table(paths, params).folds[0], seed=0,
                      progress=False)
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     test = manifest.index[manifest["split"] == "test"]
     columns = ["label", "emotion", "class_name"]
     # The test clips' labels shuffled among themselves (a permutation that moves every label).
     order = [*test[1:], test[0]]
     manifest.loc[test, columns] = manifest.loc[order, columns].to_numpy()
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
     second = fit_fold(params, _table(paths, params), _table(paths, params).folds[0], seed=0,
                       progress=False)
     assert first.selected_epoch == second.selected_epoch
@@ -95,9 +96,9 @@ def test_each_clip_is_paired_with_its_own_sentence(tmp_path) -> None:
     paths = make_project(tmp_path)
     params = _params(train={"attribute_branch": True})
     table = _table(paths, params, attributes=True)
-    attributes = pd.read_csv(paths.attributes).set_index("key")["sentence"]
+    attributes = pd.read_csv(paths.inputs.attributes).set_index("key")["sentence"]
     rows = table.folds[0].train
-    dataset = ClipPairDataset(rows, paths.rgb, paths.flow)
+    dataset = ClipPairDataset(rows, paths.inputs.rgb, paths.inputs.flow)
     for i, key in enumerate(rows["key"]):
         _, _, _, text_id = dataset[i]
         assert table.sentences[int(text_id)] == attributes[key]
@@ -135,13 +136,13 @@ def test_flip_mirrors_about_the_face_midline_and_negates_horizontal_flow() -> No
 
 def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
     paths = make_project(tmp_path, subjects=5, per_subject=3)
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     manifest["split"] = "fold" + (manifest["subject"].astype(int) - 1).astype(str)
     # Subject 1 owns every surprise clip: fold0's training side has none.
     surprise = manifest["emotion"] == "surprise"
     manifest.loc[surprise, "subject"] = "1"
     manifest.loc[surprise, "split"] = "fold0"
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
     params = _params(split={"protocol": "loso", "validation_fraction": 0.3},
                      train={"epochs": 1})
     metrics = train_seed(params, 0, paths, progress=False)
@@ -153,7 +154,7 @@ def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
     assert metrics["selection"] == "validation"
     # Every fold's validation predictions are kept; the saved model's temperature is fitted
     # on its own fold's.
-    validation = pd.read_csv(paths.metrics_dir / "seed_0_validation.csv", dtype={"fold": str})
+    validation = pd.read_csv(paths.metrics / "seed_0_validation.csv", dtype={"fold": str})
     assert set(validation["fold"]) == set(metrics["folds"])
     assert len(validation) == sum(f["n_val"] for f in metrics["folds"].values())
     assert metrics["temperature"] > 0
@@ -163,10 +164,10 @@ def test_holdout_without_a_class_in_training_is_still_refused(tmp_path) -> None:
     from attrmer.train.data import TrainingSetupError
 
     paths = make_project(tmp_path)
-    manifest = pd.read_csv(paths.manifest, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)
     manifest.loc[(manifest["emotion"] == "surprise") & (manifest["split"] == "train"),
                  "split"] = "test"
-    write_manifest(manifest, paths.manifest)
+    write_manifest(manifest, paths.inputs.manifest)
     with pytest.raises(TrainingSetupError, match="no training clip of class surprise"):
         _table(paths, _params())
 

@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="fmt")
     parser.add_argument("--model", type=Path, default=None, metavar="DIR",
-                        help="model directory (default: models/seed_<lowest seed of "
+                        help="model directory (default: models/seeds/seed_<lowest seed of "
                              "params.yaml train.seeds> in the current folder)")
     parser.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="output file (default: exports/<model dir name>.pt or .onnx)")

@@ -40,6 +40,7 @@ from attrmer.config.training import (
     AugmentConfig,
     ModelConfig,
     PretrainConfig,
+    RayConfig,
     TrainConfig,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "Params",
     "PreprocessConfig",
     "PretrainConfig",
+    "RayConfig",
     "SparseMdmoConfig",
     "SplitConfig",
     "SpotConfig",

@@ -65,6 +65,31 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """Where and how `train.executor: ray` runs each (seed, fold) training."""
+
+    # The cluster to join (e.g. "ray://head:10001" or "head:6379"); empty: RAY_ADDRESS when
+    # set, else a Ray started on this machine for the run and stopped after it.
+    address: str = ""
+    # Resources one training asks for. Fractions share a device: 0.25 GPU runs four small
+    # networks on one GPU. "auto": one GPU per training when the cluster has GPUs, else none.
+    cpus_per_task: float = 2.0
+    gpus_per_task: float | Literal["auto"] = "auto"
+    # A training whose worker died (killed, out of memory, a node lost) or that raised
+    # anything but a configuration or data error is tried again this many times; it resumes
+    # from its last checkpoint when its checkpoint folder is shared with the driver.
+    max_retries: int = 2
+
+    def validate(self) -> None:
+        if self.cpus_per_task <= 0:
+            raise ConfigError("train.ray.cpus_per_task: must be positive")
+        if self.gpus_per_task != "auto" and self.gpus_per_task < 0:
+            raise ConfigError("train.ray.gpus_per_task: must not be negative (or auto)")
+        if self.max_retries < 0:
+            raise ConfigError("train.ray.max_retries: must not be negative")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     # Weight of the cross-modal contrastive loss: L = (1-α)(L_θ + L_φ) + α·L_θφ.
     alpha: float = 0.5
@@ -108,9 +133,22 @@ class TrainConfig:
     # Where the video network starts: "scratch" (random weights), "pretrained" (the
     # pretrain stage's models/pretrained) or the path of any attrmer model directory.
     init: str = "scratch"
+    # How the independent (seed, fold) trainings run: "local", one after another in this
+    # process; "ray", as Ray tasks on a cluster or on this machine (train.ray). Both write
+    # the same outputs.
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = field(default_factory=RayConfig)
+    # Threads of each training's CPU work. 0: as many as the training's slot has (torch's
+    # default under `local`, train.ray.cpus_per_task under `ray`). The count changes the
+    # order of floating-point sums, so results are bit-identical across executors when each
+    # training gets the same number of threads.
+    threads: int = 0
 
     def validate(self) -> None:
         self.augment.validate()
+        self.ray.validate()
+        if self.threads < 0:
+            raise ConfigError("train.threads: must not be negative")
         if not self.init.strip():
             raise ConfigError("train.init: empty (scratch, pretrained or a model directory)")
         for name in ("min_steps", "warmup_steps", "patience", "checkpoint_interval_s"):

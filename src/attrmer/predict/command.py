@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
             "attrmer video models. A PATH is a video file (" + ", ".join(VIDEO_SUFFIXES[:5])
             + ", ...), a\nfolder of frames, or a folder of clips (subfolders of frames and/or "
             "video files,\neach predicted).\n\n"
-            "By default every seed's model of the last `dvc repro` (models/seed_*) scores the\n"
-            "clip: the answer is their mean calibrated probability, with their votes, and\n"
+            "By default every seed's model of the last `dvc repro` (models/seeds/seed_*) scores\n"
+            "the clip: the answer is their mean calibrated probability, with their votes, and\n"
             "`uncertain` with the reasons when they disagree, when the clip moves far more or\n"
             "less than the training clips, or when no class is likely.\n\n"
             "--window auto (the default) classifies the onset-apex-offset window where facial\n"
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     parser.add_argument("--model", type=Path, default=None, metavar="DIR",
                         help="a model directory, or a folder of them for an ensemble (default: "
-                             "models/seed_<s> for every seed of params.yaml train.seeds)")
+                             "models/seeds/seed_<s> for every seed of params.yaml train.seeds)")
     parser.add_argument("--window", default=None, metavar="auto|full|spot|ONSET:OFFSET",
                         help="which frames to classify (default auto)")
     parser.add_argument("--onset", type=int, default=None, metavar="N",

@@ -77,6 +77,9 @@ class Prediction:
         }
 
 
+# The train stage's folder of per-seed models inside models/ (dvc.yaml: models/seeds).
+SEEDS_DIR = "seeds"
+
 @dataclass
 class PreparedClip:
     """A clip ready for the network: TIM RGB (3, T, S, S) uint8, raw flow (2, T, S, S)."""
@@ -89,9 +92,10 @@ class PreparedClip:
 
 def model_dirs(path: str | Path) -> list[Path]:
     """The model directories `path` stands for: itself when it holds a model, else each of
-    its subfolders that does (e.g. `models/` -> models/seed_0 ... models/seed_4), leaving out
-    the pretrain stage's network (models/pretrained): it was trained on rendered clips only,
-    is never calibrated, and is every seed's starting point rather than one more opinion."""
+    its subfolders that does (e.g. `models/seeds` -> its seed_0 ... seed_4), or, failing
+    that, the train stage's `seeds/` folder inside it (`models/`), leaving out the pretrain
+    stage's network (models/pretrained): it was trained on rendered clips only, is never
+    calibrated, and is every seed's starting point rather than one more opinion."""
     path = Path(path)
     if (path / CONFIG).is_file():
         return [path]
@@ -100,6 +104,8 @@ def model_dirs(path: str | Path) -> list[Path]:
     found = sorted((p for p in path.iterdir()
                     if (p / CONFIG).is_file() and not _is_pretraining_model(p)),
                    key=lambda p: natural_key(p.name))
+    if not found and (path / SEEDS_DIR).is_dir():
+        return model_dirs(path / SEEDS_DIR)
     if not found:
         raise ModelFileError(f"{path}: neither a model directory ({CONFIG} and weights) nor a "
                              "folder of them; run `dvc repro` first, or pass --model DIR")
@@ -118,22 +124,23 @@ def _is_pretraining_model(directory: Path) -> bool:
 
 
 def default_model_dirs(root: str | Path = ".") -> list[Path]:
-    """models/seed_<s> for every seed of params.yaml's train.seeds that exists, i.e. the
-    models of the last `dvc repro` (every models/seed_* when params.yaml is absent)."""
+    """models/seeds/seed_<s> for every seed of params.yaml's train.seeds that exists, i.e.
+    the models of the last `dvc repro` (every models/seeds/seed_* when params.yaml is
+    absent)."""
     from attrmer.config import ConfigError, load_params
 
-    root = Path(root)
+    trained = Path(root) / "models" / SEEDS_DIR
     try:
-        seeds = sorted(load_params(root / "params.yaml").train.seeds)
-        found = [root / "models" / f"seed_{s}" for s in seeds]
+        seeds = sorted(load_params(Path(root) / "params.yaml").train.seeds)
+        found = [trained / f"seed_{s}" for s in seeds]
         found = [p for p in found if (p / CONFIG).is_file()]
     except ConfigError:
         found = []
-    if not found and (root / "models").is_dir():
-        found = [p for p in model_dirs(root / "models") if p.name.startswith("seed_")]
+    if not found and trained.is_dir():
+        found = [p for p in model_dirs(trained) if p.name.startswith("seed_")]
     if not found:
-        raise ModelFileError(f"{root / 'models'}: no trained model (models/seed_<seed>); run "
-                             "`dvc repro` first, or pass --model DIR")
+        raise ModelFileError(f"{trained}: no trained model (seed_<seed>); run `dvc repro` "
+                             "first, or pass --model DIR")
     return found
 
 

@@ -1,5 +1,7 @@
-"""Training: the per-seed joint video + attribute training of the paper (see loop.py)."""
+"""Training: the paper's joint video + attribute training, one task per (seed, fold) (see
+run.py for a run, loop.py for one fold, executors.py for where folds run)."""
 
-from attrmer.train.loop import SeedPaths, fit_fold, train_seed
+from attrmer.train.loop import fit_fold
+from attrmer.train.run import TrainingLayout, train_seed, train_seeds
 
-__all__ = ["SeedPaths", "fit_fold", "train_seed"]
+__all__ = ["TrainingLayout", "fit_fold", "train_seed", "train_seeds"]

@@ -7,6 +7,7 @@ no pickle. A checkpoint written under other parameters is refused, not silently 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,6 +24,22 @@ from attrmer.io import atomic_path
 
 class CheckpointMismatchError(AttrmerError, RuntimeError):
     """A checkpoint exists but was written under different parameters."""
+
+
+@functools.cache
+def training_code_fingerprint() -> str:
+    """Hash of the training and network code (attrmer.train, attrmer.model): a checkpoint or
+    a finished fold kept from before a code change is never taken up after it."""
+    import attrmer.model
+    import attrmer.train
+
+    digest = hashlib.sha256()
+    for package in (attrmer.train, attrmer.model):
+        root = Path(package.__file__).parent
+        for source in sorted(root.rglob("*.py")):
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def params_hash(settings: dict[str, Any]) -> str:

@@ -1,19 +1,17 @@
-"""The training loop: one seed of the paper's joint video + attribute training.
+"""The training loop: one fold of one seed of the paper's joint video + attribute training.
 
-`train_seed` trains every fold of the split (one under holdout, one per subject under LOSO),
-predicts the test side of each and writes the model, the predictions and the seed's metrics.
-Model selection never looks at test subjects: the reported model is the last epoch's, or the
-best epoch on a validation split carved from the training subjects.
-Not for aggregating seeds (see attrmer.evaluate) or for inference on new footage (predict).
+`fit_fold` builds the networks, trains epoch by epoch (resuming from a checkpoint), selects
+the model on validation subjects and predicts the fold's test side once. Model selection
+never looks at test subjects: the reported model is the last epoch's, or the best epoch on a
+validation split carved from the training subjects. Not for a run over seeds and folds (see
+attrmer.train.run), for aggregating seeds (attrmer.evaluate) or for inference (predict).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,22 +27,17 @@ from tqdm import tqdm
 
 from attrmer.config import Params, TrainConfig
 from attrmer.evaluate.calibration import (
-    apply_temperature,
-    fit_temperature,
     negative_log_likelihood,
 )
-from attrmer.io import atomic_path, write_json
 from attrmer.model import AttributeNet, JointLoss, VideoNet
-from attrmer.model.inputs import flow_from_motion, flow_input, motion_levels, prepare_rgb
-from attrmer.modelfile import save_model_dir
-from attrmer.preprocess.store import ClipStore
+from attrmer.model.inputs import flow_from_motion, flow_input, prepare_rgb
 from attrmer.train.augment import augment_batch, mirrored_texts
 from attrmer.train.checkpoint import (
     Checkpoint,
-    CheckpointMismatchError,
     load_checkpoint,
     params_hash,
     save_checkpoint,
+    training_code_fingerprint,
 )
 from attrmer.train.data import (
     ClipCache,
@@ -52,16 +45,11 @@ from attrmer.train.data import (
     Fold,
     NetworkInputs,
     TrainingTable,
-    load_training_table,
 )
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.warm_start import init_source, source_fingerprint, warm_start
+from attrmer.train.warm_start import source_fingerprint, warm_start
 
 log = logging.getLogger(__name__)
-
-# Where the pretrain stage writes the model `train.init: pretrained` starts from.
-PRETRAINED_DIR = "models/pretrained"
-
 
 class JointModel(nn.Module):
     """The video network and, unless ablated, the attribute branch, trained as one module."""
@@ -128,8 +116,10 @@ def _cpu_has_bf16() -> bool:
 def training_settings(params: Params, seed: int) -> dict[str, Any]:
     """What a checkpoint must agree on to be resumed: everything but the list of other seeds."""
     settings = params.to_dict()
+    # Nor where and how often it runs: the executor does not change what a training computes
+    # (the thread count, train.threads, does, and stays).
     settings["train"] = {k: v for k, v in settings["train"].items()
-                         if k not in ("seeds", "checkpoint_interval_s")}
+                         if k not in ("seeds", "checkpoint_interval_s", "executor", "ray")}
     settings.pop("baselines", None)
     settings["seed"] = seed
     return settings
@@ -327,9 +317,8 @@ def fit_fold(
     dist = dist or DistributedContext.single()
     runtime = runtime or Runtime.choose(params, dist.device)
     t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist, init=init)
-    settings_hash = params_hash(training_settings(params, seed) | {
-        "fold": fold.name, "world": dist.world_size, "data": _data_fingerprint(table, fold),
-        "init": source_fingerprint(init)})
+    settings_hash = fold_settings_hash(params, table, fold, seed=seed,
+                                       world_size=dist.world_size, init=init)
     state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
     best_state: dict[str, torch.Tensor] | None = None
     if checkpoint_path is not None:
@@ -386,6 +375,15 @@ def fit_fold(
                       validation=validation)
 
 
+def fold_settings_hash(params: Params, table: TrainingTable, fold: Fold, *, seed: int,
+                       world_size: int, init: Path | None) -> str:
+    """What a checkpoint or a finished fold's result must have been trained under to be
+    taken up again: the settings, the fold's data, the starting weights and the code."""
+    return params_hash(training_settings(params, seed) | {
+        "fold": fold.name, "world": world_size, "data": _data_fingerprint(table, fold),
+        "init": source_fingerprint(init), "code": training_code_fingerprint()})
+
+
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
     """Enough of the data's identity that a checkpoint never resumes onto other data."""
     return {
@@ -431,186 +429,19 @@ def predict_rows(video: VideoNet, table: TrainingTable, rows: pd.DataFrame, para
         probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     video.train(was_training)
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, len(table.classes)))
+    return prediction_frame(rows, probs, table.classes)
+
+
+def prediction_frame(rows: pd.DataFrame, probabilities: np.ndarray,
+                     classes: list[str]) -> pd.DataFrame:
+    """The predictions table of `rows` (key, subject, label) given their class
+    probabilities: key, subject, y_true, y_pred, then prob_<class> for each class."""
     frame = pd.DataFrame({
         "key": list(rows["key"]),
         "subject": list(rows["subject"]),
         "y_true": rows["label"].to_numpy(np.int64),
-        "y_pred": probs.argmax(1) if len(probs) else np.zeros(0, np.int64),
+        "y_pred": probabilities.argmax(1) if len(probabilities) else np.zeros(0, np.int64),
     })
-    for i, name in enumerate(table.classes):
-        frame[f"prob_{name}"] = probs[:, i] if len(probs) else []
+    for i, name in enumerate(classes):
+        frame[f"prob_{name}"] = probabilities[:, i] if len(probabilities) else []
     return frame
-
-
-@dataclass(frozen=True)
-class SeedPaths:
-    manifest: Path
-    rgb: Path
-    flow: Path
-    attributes: Path
-    model_dir: Path
-    metrics_dir: Path
-    checkpoint_dir: Path
-    live_dir: Path
-    # What `train.init: pretrained` starts from (the pretrain stage's output).
-    pretrained: Path = Path(PRETRAINED_DIR)
-
-    @classmethod
-    def defaults(cls, seed: int, root: Path = Path(".")) -> SeedPaths:
-        return cls(
-            manifest=root / "data/interim/manifest.csv",
-            rgb=root / "data/processed/rgb.h5",
-            flow=root / "data/processed/flow.h5",
-            attributes=root / "data/processed/attributes.csv",
-            model_dir=root / f"models/seed_{seed}",
-            metrics_dir=root / "metrics/seeds",
-            checkpoint_dir=root / f"checkpoints/seed_{seed}",
-            live_dir=root / f"dvclive/seed_{seed}",
-            pretrained=root / PRETRAINED_DIR,
-        )
-
-
-def train_seed(params: Params, seed: int, paths: SeedPaths, *, progress: bool = True,
-               dist: DistributedContext | None = None) -> dict[str, Any]:
-    """Train all folds of one seed; write model, predictions and metrics; return the metrics."""
-    from attrmer.evaluate.metrics import accuracy, uar, uf1
-
-    dist = dist or DistributedContext.single()
-    table = load_training_table(
-        paths.manifest, paths.rgb, paths.flow,
-        paths.attributes if params.train.attribute_branch else None,
-        protocol=params.split.protocol, validation_fraction=params.split.validation_fraction,
-        split_seed=params.split.seed,
-    )
-    runtime = Runtime.choose(params, dist.device)
-    init = init_source(params, paths.pretrained)
-    resuming = any(paths.checkpoint_dir.glob("*.safetensors"))
-    live = _Live(paths.live_dir, resume=resuming) if dist.is_main else None
-    results = []
-    paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    for fold in table.folds:
-        checkpoint = paths.checkpoint_dir / fold.name if params.train.checkpoint else None
-        run = functools.partial(fit_fold, params, table, fold, seed=seed, runtime=runtime,
-                                dist=dist, progress=progress, checkpoint_path=checkpoint,
-                                init=init,
-                                on_epoch_end=live.log if live else None)
-        try:
-            results.append(run())
-        except CheckpointMismatchError as exc:
-            # DVC re-runs this stage only when its parameters or data changed, so a checkpoint
-            # from before the change can never be resumed: start this fold afresh.
-            log.warning("%s\nstarting %s afresh", exc, fold.name)
-            _remove_checkpoint(checkpoint)
-            results.append(run())
-    if not dist.is_main:
-        return {}
-    live.close()
-    for fold in table.folds:
-        # A finished seed needs no checkpoint; one left behind could only mislead a later run.
-        _remove_checkpoint(paths.checkpoint_dir / fold.name)
-    write_json(paths.checkpoint_dir / "status.json",
-               {"status": "finished", "seed": seed, "epochs": params.train.epochs,
-                "note": "checkpoints are removed once every fold of the seed has finished"})
-    predictions = pd.concat([r.predictions for r in results], ignore_index=True)
-    y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
-    labels = list(range(len(table.classes)))
-    folds = {
-        fold.name: {"n_train": result.n_train, "n_val": result.n_val,
-                    "n_test": len(result.predictions), "epochs": result.epochs,
-                    "selected_epoch": result.selected_epoch,
-                    "accuracy": _accuracy(result.predictions)}
-        for fold, result in zip(table.folds, results, strict=True)
-    }
-    metrics = {
-        "seed": seed,
-        "accuracy": accuracy(y_true, y_pred),
-        "uf1": uf1(y_true, y_pred, labels),
-        "uar": uar(y_true, y_pred, labels),
-        # Means over the folds (one fold under holdout); each fold's own figures follow.
-        "n_train": float(np.mean([f["n_train"] for f in folds.values()])),
-        "n_test": len(predictions),
-        # Epochs trained (mean over folds): train.epochs raised by min_steps, cut by patience.
-        "epochs": float(np.mean([f["epochs"] for f in folds.values()])),
-        "selected_epoch": float(np.mean([f["selected_epoch"] for f in folds.values()])),
-        "selection": "validation" if any(f["n_val"] for f in folds.values()) else "last epoch",
-        "folds": folds,
-    }
-    final = results[-1]
-    calibration = fit_calibration(final.validation, table.classes)
-    metrics["temperature"] = calibration["temperature"]
-    save_model_dir(
-        paths.model_dir, final.model, params=params, classes=table.classes,
-        extra={"seed": seed, "fold": table.folds[-1].name, "protocol": params.split.protocol,
-               "selected_epoch": final.selected_epoch,
-               "selection": "validation" if not table.folds[-1].val.empty else "last epoch",
-               "test_subjects": sorted(map(str, set(table.folds[-1].test["subject"]))),
-               "motion": training_motion(table, table.folds[-1], params),
-               "init": params.train.init if init is None else str(init),
-               "calibration": calibration},
-    )
-    paths.metrics_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(paths.metrics_dir / f"seed_{seed}_predictions.csv") as tmp:
-        predictions.to_csv(tmp, index=False, float_format="%.6f")
-    sides = [r.validation for r in results if r.validation is not None and not r.validation.empty]
-    # Without validation subjects the file still has the predictions' columns, and no row.
-    validation = pd.concat(sides, ignore_index=True) if sides else predictions.iloc[0:0]
-    with atomic_path(paths.metrics_dir / f"seed_{seed}_validation.csv") as tmp:
-        validation.to_csv(tmp, index=False, float_format="%.6f")
-    write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
-    return metrics
-
-
-def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict[str, Any]:
-    """The temperature that calibrates the saved model, fitted on its validation subjects'
-    predictions (1.0, i.e. none, without validation subjects)."""
-    if validation is None or validation.empty:
-        return {"temperature": 1.0, "validation_clips": 0,
-                "note": "no validation subjects: probabilities are not calibrated"}
-    probabilities = validation[[f"prob_{c}" for c in classes]].to_numpy()
-    labels = validation["y_true"].to_numpy()
-    temperature = fit_temperature(probabilities, labels)
-    return {"temperature": temperature, "validation_clips": len(validation),
-            "validation_nll": round(negative_log_likelihood(probabilities, labels), 4),
-            "validation_nll_calibrated": round(negative_log_likelihood(
-                apply_temperature(probabilities, temperature), labels), 4)}
-
-
-def training_motion(table: TrainingTable, fold: Fold, params: Params) -> dict[str, float]:
-    """How strongly the training clips move (`motion_level`, pixels at the network's input):
-    `attrmer predict` warns when a clip lies far outside this range."""
-    levels = []
-    with ClipStore(table.flow_path) as store:
-        for key in fold.train["key"]:
-            flow = torch.from_numpy(store.read(store.index_of(key)).astype(np.float32))
-            levels.append(float(motion_levels(flow[None], params.flow,
-                                              params.model.input_size)[0]))
-    quantiles = np.percentile(levels, [0, 5, 50, 95, 100])
-    return {name: round(float(q), 4)
-            for name, q in zip(("min", "p05", "median", "p95", "max"), quantiles, strict=True)}
-
-
-def _remove_checkpoint(path: Path | None) -> None:
-    if path is not None:
-        for suffix in (".json", ".safetensors"):
-            path.with_suffix(suffix).unlink(missing_ok=True)
-
-
-class _Live:
-    """Per-epoch curves through DVCLive (one folder per seed), for `dvc plots show`."""
-
-    def __init__(self, directory: Path, *, resume: bool = False) -> None:
-        from dvclive import Live
-
-        os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
-        # On resume, keep the curves of the epochs before the interruption.
-        self.live = Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None,
-                         resume=resume)
-
-    def log(self, record: EpochRecord) -> None:
-        prefix = "" if record.fold == "holdout" else f"{record.fold}/"
-        for name, value in record.values.items():
-            self.live.log_metric(f"{prefix}{name}", float(value), plot=True)
-        self.live.next_step()
-
-    def close(self) -> None:
-        self.live.end()

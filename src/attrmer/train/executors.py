@@ -1,0 +1,180 @@
+"""Where the independent (seed, fold) trainings of a run execute (`train.executor`).
+
+`LocalExecutor` trains them one after another in this process (under torchrun, each one
+across its processes with DDP). `RayExecutor` submits each as a Ray task with its own resource
+request (`train.ray`) to the cluster named by `train.ray.address` or `RAY_ADDRESS`, or to a
+Ray started on this machine for the run: a machine with several GPUs, or a cluster, trains
+many folds at once. Both yield each finished task's `FoldOutcome` as it arrives, and raise
+`TrainingTaskError`, naming every failed (seed, fold), only after the others have finished,
+so that nothing finished is lost. Not for what a training does (see attrmer.train.loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from attrmer.config import Params
+from attrmer.errors import AttrmerError
+from attrmer.train.data import TrainingTable
+from attrmer.train.distributed import DistributedContext
+from attrmer.train.loop import Runtime
+from attrmer.train.tasks import FoldOutcome, TrainingInputs, TrainingTask, run_task
+
+log = logging.getLogger(__name__)
+
+
+class TrainingTaskError(AttrmerError, RuntimeError):
+    """One or more (seed, fold) trainings failed (after their retries, under Ray)."""
+
+
+class Executor(Protocol):
+    def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
+            table: TrainingTable, dist: DistributedContext,
+            progress: bool) -> Iterator[tuple[TrainingTask, FoldOutcome]]: ...
+
+
+def make_executor(params: Params) -> Executor:
+    return RayExecutor() if params.train.executor == "ray" else LocalExecutor()
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to `count` (0: left as they are) for the block."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class LocalExecutor:
+    """Every task in turn, in this process, sharing one loaded table and runtime."""
+
+    def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
+            table: TrainingTable, dist: DistributedContext,
+            progress: bool) -> Iterator[tuple[TrainingTask, FoldOutcome]]:
+        runtime = Runtime.choose(params, dist.device)
+        for task in tasks:
+            with torch_threads(params.train.threads):
+                outcome = run_task(params, inputs, task, table=table, runtime=runtime,
+                                   dist=dist, progress=progress)
+            yield task, outcome
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A task's configuration or data error, returned rather than raised: it would be the
+    same on every retry."""
+
+    message: str
+
+
+def _train_on_worker(params: Params, inputs: TrainingInputs, task: TrainingTask,
+                     threads: int) -> FoldOutcome | _Failure:
+    """The body of one Ray task (runs on a worker)."""
+    logger = logging.getLogger("attrmer")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    torch.set_num_threads(threads)
+    try:
+        return run_task(params, inputs, task, progress=False)
+    except AttrmerError as exc:
+        return _Failure(str(exc))
+
+
+class RayExecutor:
+    """Every task at once as Ray tasks; outcomes in the order they finish."""
+
+    def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
+            table: TrainingTable, dist: DistributedContext,
+            progress: bool) -> Iterator[tuple[TrainingTask, FoldOutcome]]:
+        if dist.world_size > 1:
+            raise TrainingTaskError("train.executor: ray runs each training as one task; "
+                                    "start it without torchrun (or use executor local)")
+        if not tasks:
+            return
+        import ray
+        from ray.exceptions import RayError
+
+        cfg = params.train.ray
+        started_here = _connect(cfg.address)
+        try:
+            gpus = cfg.gpus_per_task
+            if gpus == "auto":
+                gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+            # Each training computes with as many threads as it was given CPUs, unless
+            # train.threads fixes the count.
+            threads = params.train.threads or max(1, math.floor(cfg.cpus_per_task))
+            remote = ray.remote(_train_on_worker)
+            resources = {"num_cpus": cfg.cpus_per_task, "num_gpus": gpus,
+                         "max_retries": cfg.max_retries, "retry_exceptions": True}
+            log.info("ray: %d trainings, %s CPUs and %s GPUs each, on %s", len(tasks),
+                     cfg.cpus_per_task, gpus, _describe_cluster(ray))
+            inputs = inputs.resolved()
+            submitted = {}
+            for task in tasks:
+                # Absolute paths for the worker; the caller gets its own task back.
+                on_worker = TrainingTask(task.seed, task.fold, task.keep_model,
+                                         None if task.checkpoint is None
+                                         else task.checkpoint.resolve())
+                ref = remote.options(name=f"train seed {task.seed} {task.fold}",
+                                     **resources).remote(params, inputs, on_worker, threads)
+                submitted[ref] = task
+            failures = []
+            pending = list(submitted)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                task = submitted[done[0]]
+                try:
+                    outcome = ray.get(done[0])
+                except RayError as exc:
+                    failures.append(f"{task}: failed after {cfg.max_retries + 1} attempts: "
+                                    f"{_last_line(exc)}")
+                    continue
+                if isinstance(outcome, _Failure):
+                    failures.append(f"{task}: {outcome.message}")
+                    continue
+                log.info("ray: %s finished (%d still running or queued)", task, len(pending))
+                yield task, outcome
+            if failures:
+                raise TrainingTaskError("; ".join(failures))
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def _connect(address: str) -> bool:
+    """Join the cluster of `address` or RAY_ADDRESS, else start Ray here; True when this
+    call connected (and so must disconnect)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    ray.init(address=address, include_dashboard=False, configure_logging=False,
+             log_to_driver=True)
+    return True
+
+
+def _describe_cluster(ray) -> str:
+    resources = ray.cluster_resources()
+    return (f"{len(ray.nodes())} node(s) with {resources.get('CPU', 0):g} CPUs, "
+            f"{resources.get('GPU', 0):g} GPUs")
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
