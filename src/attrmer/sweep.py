@@ -5,12 +5,20 @@ The sets live in `experiments.yaml` (data, not code). Each experiment is queued 
 with `--run` they run one after another in the foreground instead (`dvc exp run` without
 `--queue`), which is what a single machine usually wants. Every override is validated against
 params.yaml first, so a typo fails here, not an hour into a queue.
+
+With `--ray` every experiment trains its (seed, fold)s as Ray tasks (`train.executor=ray`) on
+one shared cluster: the one of RAY_ADDRESS (or train.ray.address), else a Ray head started
+here for the set. The queue is then started at once with `--jobs` experiments running side by
+side (default: all), each still a DVC experiment in its own workspace, their trainings
+scheduled together by Ray over the cluster's CPUs and GPUs.
 Not for collecting results (see `attrmer report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -47,20 +55,46 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue_commands(name: str, params_path: Path = Path("params.yaml"), *,
-                   queue: bool = True) -> list[list[str]]:
-    """The `dvc exp run [--queue]` command lines of set `name`, each override validated."""
+                   queue: bool = True, ray: bool = False) -> list[list[str]]:
+    """The `dvc exp run [--queue]` command lines of set `name`, each override validated;
+    with `ray`, each experiment's trainings run as Ray tasks."""
     sets = experiment_sets()
     if name not in sets:
         raise ConfigError(f"no experiment set {name!r}; known: {', '.join(sets)}")
     base = yaml.safe_load(params_path.read_text()) or {}
     commands = []
     for k, overrides in enumerate(sets[name]["experiments"]):
+        if ray:
+            overrides = overrides | {"train.executor": "ray"}
         Params.from_dict(_merge(base, _nested(overrides)))  # fail fast on a bad override
         command = ["dvc", "exp", "run", *(["--queue"] if queue else []), "-n", f"{name}-{k}"]
         for key, value in overrides.items():
-            command += ["-S", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"]
+            # JSON is YAML that `-S` reads back as written (a YAML dump of a scalar would end
+            # in the document marker "...").
+            command += ["-S", f"{key}={json.dumps(value)}"]
         commands.append(command)
     return commands
+
+
+def ray_address(params_path: Path) -> str | None:
+    """The cluster the set's experiments share: RAY_ADDRESS, else train.ray.address; None
+    when neither names one."""
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    base = yaml.safe_load(params_path.read_text()) or {}
+    return ((base.get("train") or {}).get("ray") or {}).get("address") or None
+
+
+def start_ray_head() -> str:
+    """Start a Ray head on this machine (it outlives this command: the queue runs in the
+    background) and return its address."""
+    result = subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            capture_output=True, text=True, check=True)
+    for line in result.stdout.splitlines():
+        if "ray start --address=" in line:
+            return line.split("--address=", 1)[1].strip().strip("'\"")
+    return "auto"
 
 
 def cli(argv: list[str]) -> int:
@@ -70,6 +104,11 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--params", default="params.yaml", type=Path)
     parser.add_argument("--run", action="store_true",
                         help="run the experiments now, one after another, instead of queueing")
+    parser.add_argument("--ray", action="store_true",
+                        help="train every experiment's (seed, fold)s as Ray tasks on one "
+                             "cluster, and start the queue with --jobs experiments at once")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="with --ray: experiments running side by side (default: all)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args(argv)
     sets = experiment_sets()
@@ -78,14 +117,32 @@ def cli(argv: list[str]) -> int:
             print(f"{name:<8} {len(spec['experiments']):>2} experiments  {spec['description']}")
         return 0
     try:
-        commands = queue_commands(args.name, args.params, queue=not args.run)
+        commands = queue_commands(args.name, args.params, queue=not args.run, ray=args.ray)
     except ConfigError as exc:
         print(f"attrmer sweep: {exc}", file=sys.stderr)
         return 2
+    if args.jobs is not None and (args.jobs < 1 or not args.ray or args.run):
+        print("attrmer sweep: --jobs needs --ray without --run, and at least 1",
+              file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    if args.ray and not args.dry_run:
+        address = ray_address(args.params)
+        if address is None:
+            address = start_ray_head()
+            print(f"started a Ray head here at {address}; stop it with `ray stop` once "
+                  "`dvc queue status` shows the set finished")
+        env["RAY_ADDRESS"] = address
     for command in commands:
         print(" ".join(command))
         if not args.dry_run:
-            subprocess.run(command, check=True)
-    if not args.run and not args.dry_run:
+            subprocess.run(command, check=True, env=env)
+    if args.ray and not args.run:
+        start = ["dvc", "queue", "start", "--jobs", str(args.jobs or len(commands))]
+        print(" ".join(start))
+        if not args.dry_run:
+            subprocess.run(start, check=True, env=env)
+            print("running; follow with `dvc queue status`, collect with `attrmer report`")
+    elif not args.run and not args.dry_run:
         print("queued; start with `dvc queue start` and follow with `dvc queue status`")
     return 0
