@@ -32,13 +32,13 @@ def test_ray_sweeps_start_the_queue_with_every_point_at_once(capsys):
     assert "--jobs needs --ray" in capsys.readouterr().err
 
 
-def test_the_shared_cluster_is_ray_address_then_the_params(tmp_path, monkeypatch):
+def test_the_shared_cluster_is_the_one_the_trainings_join(tmp_path, monkeypatch):
+    # train.ray.address, else RAY_ADDRESS: the order in which each training looks.
     params = tmp_path / "params.yaml"
     params.write_text("train:\n  ray:\n    address: head:6379\n")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    assert ray_address(params) == "head:6379"
     monkeypatch.setenv("RAY_ADDRESS", "ray://other:10001")
+    assert ray_address(params) == "head:6379"
+    params.write_text("train:\n  epochs: 3\n")
     assert ray_address(params) == "ray://other:10001"
     monkeypatch.delenv("RAY_ADDRESS")
-    params.write_text("train:\n  epochs: 3\n")
     assert ray_address(params) is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from importlib import resources
@@ -71,30 +72,45 @@ def queue_commands(name: str, params_path: Path = Path("params.yaml"), *,
         for key, value in overrides.items():
             # JSON is YAML that `-S` reads back as written (a YAML dump of a scalar would end
             # in the document marker "...").
-            command += ["-S", f"{key}={json.dumps(value)}"]
+            if isinstance(value, dict):
+                raise ConfigError(f"experiment set {name!r}: {key} is a mapping; write each "
+                                  "of its keys as a dotted override")
+            command += ["-S", f"{key}={json.dumps(value, ensure_ascii=False)}"]
         commands.append(command)
     return commands
 
 
 def ray_address(params_path: Path) -> str | None:
-    """The cluster the set's experiments share: RAY_ADDRESS, else train.ray.address; None
-    when neither names one."""
-    if os.environ.get("RAY_ADDRESS"):
-        return os.environ["RAY_ADDRESS"]
+    """The cluster the set's experiments share, as their trainings will find it:
+    train.ray.address, else RAY_ADDRESS; None when neither names one."""
     base = yaml.safe_load(params_path.read_text()) or {}
-    return ((base.get("train") or {}).get("ray") or {}).get("address") or None
+    configured = ((base.get("train") or {}).get("ray") or {}).get("address")
+    return configured or os.environ.get("RAY_ADDRESS") or None
+
+
+class RayHeadError(ConfigError):
+    """A Ray head could not be started here."""
 
 
 def start_ray_head() -> str:
-    """Start a Ray head on this machine (it outlives this command: the queue runs in the
+    """Start a Ray head on this machine (it outlives this command: a queue runs in the
     background) and return its address."""
     result = subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
                              "--include-dashboard=false", "--disable-usage-stats"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        raise RayHeadError("could not start a Ray head here (if one runs already, set "
+                           f"RAY_ADDRESS=auto): {lines[-1].strip() if lines else 'no output'}")
     for line in result.stdout.splitlines():
         if "ray start --address=" in line:
             return line.split("--address=", 1)[1].strip().strip("'\"")
     return "auto"
+
+
+def stop_ray_head() -> None:
+    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop"], capture_output=True,
+                   check=False)
 
 
 def cli(argv: list[str]) -> int:
@@ -126,20 +142,32 @@ def cli(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     env = dict(os.environ)
+    started_head = False
     if args.ray and not args.dry_run:
         address = ray_address(args.params)
         if address is None:
-            address = start_ray_head()
-            print(f"started a Ray head here at {address}; stop it with `ray stop` once "
-                  "`dvc queue status` shows the set finished")
+            try:
+                address = start_ray_head()
+            except RayHeadError as exc:
+                print(f"attrmer sweep: {exc}", file=sys.stderr)
+                return 2
+            started_head = True
+            if not args.run:
+                print(f"started a Ray head here at {address}; stop it with `ray stop` once "
+                      "`dvc queue status` shows the set finished")
         env["RAY_ADDRESS"] = address
-    for command in commands:
-        print(" ".join(command))
-        if not args.dry_run:
-            subprocess.run(command, check=True, env=env)
+    try:
+        for command in commands:
+            print(shlex.join(command))
+            if not args.dry_run:
+                subprocess.run(command, check=True, env=env)
+    finally:
+        # A head started for points run here in the foreground has no use after them.
+        if started_head and args.run:
+            stop_ray_head()
     if args.ray and not args.run:
         start = ["dvc", "queue", "start", "--jobs", str(args.jobs or len(commands))]
-        print(" ".join(start))
+        print(shlex.join(start))
         if not args.dry_run:
             subprocess.run(start, check=True, env=env)
             print("running; follow with `dvc queue status`, collect with `attrmer report`")

@@ -69,7 +69,8 @@ class RayConfig:
     """Where and how `train.executor: ray` runs each (seed, fold) training."""
 
     # The cluster to join (e.g. "ray://head:10001" or "head:6379"); empty: RAY_ADDRESS when
-    # set, else a Ray started on this machine for the run and stopped after it.
+    # set, else a Ray started on this machine for the run and stopped after it (or the one
+    # already running here).
     address: str = ""
     # Resources one training asks for. Fractions share a device: 0.25 GPU runs four small
     # networks on one GPU. "auto": one GPU per training when the cluster has GPUs, else none.
@@ -83,8 +84,10 @@ class RayConfig:
     def validate(self) -> None:
         if self.cpus_per_task <= 0:
             raise ConfigError("train.ray.cpus_per_task: must be positive")
-        if self.gpus_per_task != "auto" and self.gpus_per_task < 0:
-            raise ConfigError("train.ray.gpus_per_task: must not be negative (or auto)")
+        gpus = self.gpus_per_task
+        if gpus != "auto" and (gpus < 0 or (gpus > 1 and gpus != int(gpus))):
+            raise ConfigError(f"train.ray.gpus_per_task: {gpus} is neither a fraction of one "
+                              "GPU, a whole number of GPUs nor auto")
         if self.max_retries < 0:
             raise ConfigError("train.ray.max_retries: must not be negative")
 

@@ -34,6 +34,9 @@ DEFAULT_ALPHA = 0.5
 NOT_RESULT_KEYS = frozenset({
     "data.root", "preprocess.workers", "preprocess.gzip_level", "preprocess.aligned_gzip_level",
     "train.num_workers", "train.checkpoint", "train.channels_last",
+    # Where and how the trainings ran (the same results on the same hardware).
+    "train.executor", "train.threads", "train.ray.address", "train.ray.cpus_per_task",
+    "train.ray.gpus_per_task", "train.ray.max_retries",
 })
 # Keys that only matter to the attribute (text) branch: without it they change nothing.
 TEXT_BRANCH_KEYS = frozenset({

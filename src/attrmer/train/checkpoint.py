@@ -26,19 +26,30 @@ class CheckpointMismatchError(AttrmerError, RuntimeError):
     """A checkpoint exists but was written under different parameters."""
 
 
+# The code that decides what a training computes (the stage's code dependencies but the
+# modules that only schedule trainings or write their outputs): a checkpoint or a finished
+# fold kept from before a change to any of it is never taken up after it.
+_RESULT_CODE = ("train", "model", "config", "evaluate/calibration.py", "preprocess/store.py",
+                "modelfile.py", "resources.py", "manifest.py")
+_NOT_RESULT_CODE = ("train/run.py", "train/executors.py", "train/outputs.py",
+                    "train/tasks.py")
+
+
 @functools.cache
 def training_code_fingerprint() -> str:
-    """Hash of the training and network code (attrmer.train, attrmer.model): a checkpoint or
-    a finished fold kept from before a code change is never taken up after it."""
-    import attrmer.model
-    import attrmer.train
+    """Hash of the source files that decide a training's result (`_RESULT_CODE`)."""
+    import attrmer
 
+    root = Path(attrmer.__file__).parent
+    sources = set()
+    for name in _RESULT_CODE:
+        path = root / name
+        sources.update(path.rglob("*.py") if path.is_dir() else [path])
+    sources -= {root / name for name in _NOT_RESULT_CODE}
     digest = hashlib.sha256()
-    for package in (attrmer.train, attrmer.model):
-        root = Path(package.__file__).parent
-        for source in sorted(root.rglob("*.py")):
-            digest.update(source.relative_to(root).as_posix().encode())
-            digest.update(source.read_bytes())
+    for source in sorted(sources):
+        digest.update(source.relative_to(root).as_posix().encode())
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -17,7 +17,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -25,7 +25,7 @@ from attrmer.config import Params
 from attrmer.errors import AttrmerError
 from attrmer.train.data import TrainingTable
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.loop import Runtime
+from attrmer.train.loop import Runtime, runtime_arithmetic
 from attrmer.train.tasks import FoldOutcome, TrainingInputs, TrainingTask, run_task
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ class TrainingTaskError(AttrmerError, RuntimeError):
 
 
 class Executor(Protocol):
+    def arithmetic(self, params: Params, dist: DistributedContext) -> dict[str, Any]:
+        """What of this executor's hardware use changes a training's numbers: part of the
+        hash a finished fold is kept under."""
+        ...
+
     def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
             table: TrainingTable, dist: DistributedContext,
             progress: bool) -> Iterator[tuple[TrainingTask, FoldOutcome]]: ...
@@ -60,14 +65,23 @@ def torch_threads(count: int) -> Iterator[None]:
 class LocalExecutor:
     """Every task in turn, in this process, sharing one loaded table and runtime."""
 
+    def arithmetic(self, params: Params, dist: DistributedContext) -> dict[str, Any]:
+        with torch_threads(params.train.threads):
+            return {"executor": "local"} | runtime_arithmetic(
+                Runtime.choose(params, dist.device))
+
     def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
             table: TrainingTable, dist: DistributedContext,
             progress: bool) -> Iterator[tuple[TrainingTask, FoldOutcome]]:
         runtime = Runtime.choose(params, dist.device)
         for task in tasks:
-            with torch_threads(params.train.threads):
-                outcome = run_task(params, inputs, task, table=table, runtime=runtime,
-                                   dist=dist, progress=progress)
+            log.info("training %s", task)
+            try:
+                with torch_threads(params.train.threads):
+                    outcome = run_task(params, inputs, task, table=table, runtime=runtime,
+                                       dist=dist, progress=progress)
+            except AttrmerError as exc:
+                raise TrainingTaskError(f"{task}: {exc}") from exc
             yield task, outcome
 
 
@@ -80,23 +94,37 @@ class _Failure:
 
 
 def _train_on_worker(params: Params, inputs: TrainingInputs, task: TrainingTask,
-                     threads: int) -> FoldOutcome | _Failure:
+                     threads: int, directory: str) -> FoldOutcome | _Failure:
     """The body of one Ray task (runs on a worker)."""
+    import ray
+
     logger = logging.getLogger("attrmer")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    # Paths the settings hold (train.init, model.text_model) mean what they mean where the
+    # run was started: the repository, at the same path on every node.
+    if os.path.isdir(directory):
+        os.chdir(directory)
     torch.set_num_threads(threads)
+    # A task given no GPU computes on the CPU even where the node has one (Ray leaves
+    # CUDA_VISIBLE_DEVICES alone for it).
+    runtime = None if ray.get_gpu_ids() else Runtime.choose(params, torch.device("cpu"))
     try:
-        return run_task(params, inputs, task, progress=False)
+        return run_task(params, inputs, task, runtime=runtime, progress=False)
     except AttrmerError as exc:
         return _Failure(str(exc))
 
 
 class RayExecutor:
     """Every task at once as Ray tasks; outcomes in the order they finish."""
+
+    def arithmetic(self, params: Params, dist: DistributedContext) -> dict[str, Any]:
+        cfg = params.train.ray
+        return {"executor": "ray", "threads": _task_threads(params),
+                "gpus_per_task": cfg.gpus_per_task}
 
     def run(self, tasks: Sequence[TrainingTask], params: Params, inputs: TrainingInputs, *,
             table: TrainingTable, dist: DistributedContext,
@@ -111,13 +139,12 @@ class RayExecutor:
 
         cfg = params.train.ray
         started_here = _connect(cfg.address)
+        pending: list = []
         try:
             gpus = cfg.gpus_per_task
             if gpus == "auto":
                 gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-            # Each training computes with as many threads as it was given CPUs, unless
-            # train.threads fixes the count.
-            threads = params.train.threads or max(1, math.floor(cfg.cpus_per_task))
+            threads = _task_threads(params)
             remote = ray.remote(_train_on_worker)
             resources = {"num_cpus": cfg.cpus_per_task, "num_gpus": gpus,
                          "max_retries": cfg.max_retries, "retry_exceptions": True}
@@ -131,7 +158,8 @@ class RayExecutor:
                                          None if task.checkpoint is None
                                          else task.checkpoint.resolve())
                 ref = remote.options(name=f"train seed {task.seed} {task.fold}",
-                                     **resources).remote(params, inputs, on_worker, threads)
+                                     **resources).remote(params, inputs, on_worker, threads,
+                                                         os.getcwd())
                 submitted[ref] = task
             failures = []
             pending = list(submitted)
@@ -152,13 +180,23 @@ class RayExecutor:
             if failures:
                 raise TrainingTaskError("; ".join(failures))
         finally:
+            # Stopped early (interrupted, or the caller failed): nothing keeps training.
+            for ref in pending:
+                ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
 
 
+def _task_threads(params: Params) -> int:
+    """Each Ray training computes with as many threads as it was given CPUs, unless
+    train.threads fixes the count."""
+    return params.train.threads or max(1, math.floor(params.train.ray.cpus_per_task))
+
+
 def _connect(address: str) -> bool:
-    """Join the cluster of `address` or RAY_ADDRESS, else start Ray here; True when this
-    call connected (and so must disconnect)."""
+    """Join the cluster of `address` (train.ray.address) or RAY_ADDRESS, else start Ray here
+    (or join one already running here); True when this call connected (and so must
+    disconnect)."""
     import ray
 
     if ray.is_initialized():

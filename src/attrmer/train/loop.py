@@ -318,7 +318,8 @@ def fit_fold(
     runtime = runtime or Runtime.choose(params, dist.device)
     t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist, init=init)
     settings_hash = fold_settings_hash(params, table, fold, seed=seed,
-                                       world_size=dist.world_size, init=init)
+                                       world_size=dist.world_size, init=init,
+                                       arithmetic=runtime_arithmetic(runtime))
     state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
     best_state: dict[str, torch.Tensor] | None = None
     if checkpoint_path is not None:
@@ -376,22 +377,37 @@ def fit_fold(
 
 
 def fold_settings_hash(params: Params, table: TrainingTable, fold: Fold, *, seed: int,
-                       world_size: int, init: Path | None) -> str:
+                       world_size: int, init: Path | None,
+                       arithmetic: dict[str, Any]) -> str:
     """What a checkpoint or a finished fold's result must have been trained under to be
-    taken up again: the settings, the fold's data, the starting weights and the code."""
+    taken up again: the settings, the fold's data (every side's clips and labels, the
+    stores' sizes and modification times), the starting weights, the code that computes a
+    training's result, and the `arithmetic` it ran with (threads, device, autocast)."""
     return params_hash(training_settings(params, seed) | {
         "fold": fold.name, "world": world_size, "data": _data_fingerprint(table, fold),
-        "init": source_fingerprint(init), "code": training_code_fingerprint()})
+        "init": source_fingerprint(init), "code": training_code_fingerprint(),
+        "arithmetic": arithmetic})
+
+
+def runtime_arithmetic(runtime: Runtime) -> dict[str, Any]:
+    """What of the hardware use changes a training's numbers (in this process, now)."""
+    return {"threads": torch.get_num_threads(), "device": runtime.device.type,
+            "autocast": str(runtime.autocast_dtype)}
 
 
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
     """Enough of the data's identity that a checkpoint never resumes onto other data."""
+    stores = [(path.stat().st_size, path.stat().st_mtime_ns)
+              for path in (table.rgb_path, table.flow_path)]
+    sides = {side: {"keys": list(rows["key"]), "labels": rows["label"].tolist()}
+             for side, rows in (("val", fold.val), ("test", fold.test))}
     return {
-        "stores": [table.rgb_path.stat().st_size, table.flow_path.stat().st_size],
+        "stores": stores,
         "train": params_hash({"keys": list(fold.train["key"]),
                               "labels": fold.train["label"].tolist(),
                               "texts": fold.train["text_id"].tolist(),
                               "sentences": table.sentences}),
+        "sides": params_hash(sides),
     }
 
 

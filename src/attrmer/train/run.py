@@ -72,7 +72,8 @@ def train_seeds(params: Params, layout: TrainingLayout, seeds: Sequence[int] | N
                 executor: Executor | None = None) -> dict[int, dict[str, Any]]:
     """Train every fold of each seed (default: train.seeds), write each seed's outputs and
     return {seed: metrics} (empty on the non-main processes of a DDP run)."""
-    seeds = list(params.train.seeds if seeds is None else seeds)
+    # Each seed once, in the order given.
+    seeds = list(dict.fromkeys(params.train.seeds if seeds is None else seeds))
     dist = dist or DistributedContext.single()
     inputs = layout.inputs
     if not params.train.attribute_branch:
@@ -87,8 +88,11 @@ def train_seeds(params: Params, layout: TrainingLayout, seeds: Sequence[int] | N
         for seed in seeds for k, fold in enumerate(table.folds)
     ]
     folds = {fold.name: fold for fold in table.folds}
+    executor = executor or make_executor(params)
+    arithmetic = executor.arithmetic(params, dist)
     hashes = {task: fold_settings_hash(params, table, folds[task.fold], seed=task.seed,
-                                       world_size=dist.world_size, init=init)
+                                       world_size=dist.world_size, init=init,
+                                       arithmetic=arithmetic)
               for task in tasks}
     finished = FinishedFolds(layout.checkpoints)
     outcomes: dict[TrainingTask, FoldOutcome] = {}
@@ -100,7 +104,6 @@ def train_seeds(params: Params, layout: TrainingLayout, seeds: Sequence[int] | N
     for seed in seeds:
         layout.checkpoint_dir(seed).mkdir(parents=True, exist_ok=True)
     pending = [task for task in tasks if task not in outcomes]
-    executor = executor or make_executor(params)
     for task, outcome in executor.run(pending, params, inputs, table=table, dist=dist,
                                       progress=progress):
         if dist.is_main:

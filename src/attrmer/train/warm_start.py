@@ -11,6 +11,7 @@ Not for resuming an interrupted training (`attrmer.train.checkpoint`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,17 @@ def source_fingerprint(source: Path | None) -> str:
     """Identity of the starting weights, for the checkpoint's settings."""
     if source is None:
         return "scratch"
+    weights = Path(source) / "model.safetensors"
+    stat = weights.stat()
+    return _file_digest(weights.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    # Size and time are part of the key so that a rewritten file is read again; a run of
+    # many folds reads the same weights once.
     digest = hashlib.sha256()
-    with open(source / "model.safetensors", "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
