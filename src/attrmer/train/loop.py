@@ -337,10 +337,14 @@ def fit_fold(
             log.info("%s: no better validation score in %d epochs; stopping after epoch %d",
                      fold.name, patience, epoch - 1)
             break
+        started = time.monotonic()
         record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
                              description=f"{fold.name} epoch {epoch}/{t.epochs}")
         if dist.is_main:
             record |= score_epoch(t, params, table, fold, runtime)
+            # Wall time of the epoch (training and scoring): the curves keep it, since they
+            # are written after the run, when their own timestamps no longer tell it.
+            record["seconds"] = round(time.monotonic() - started, 3)
             if "val_accuracy" in record and _improves(record, state.best):
                 state.best = {"epoch": epoch, "score": record["val_accuracy"],
                               "loss": record["val_loss"]}
