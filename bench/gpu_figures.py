@@ -56,6 +56,12 @@ def _run(command: list[str], cwd: Path) -> tuple[float, str]:
     return seconds, result.stdout
 
 
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def scratch_params(work: Path, args: argparse.Namespace) -> dict:
     """params.yaml of the scratch clone: the built-in data at `--clips` clips, the paper's
     network and optimiser, `--epochs` epochs of five seeds from scratch."""
@@ -97,6 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.clips, args.epochs, args.seeds, args.steps = 70, 2, 2, 2
+        args.gpus_per_task = 0.0 if not _has_gpu() else args.gpus_per_task
+        args.cpus_per_task = 1.0
     python = sys.executable
     figures: dict = {"clips": args.clips, "epochs": args.epochs, "seeds": args.seeds}
 

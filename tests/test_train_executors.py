@@ -204,3 +204,11 @@ def test_failed_trainings_are_reported_with_their_seed_and_fold(tmp_path, local_
     assert finished == ["seed 0, fold fold0"]
     assert "seed 0, fold fold9: " in message and "has no fold 'fold9'" in message
     assert "seed 0, fold fold1: failed after 2 attempts" in message
+
+    # A request the cluster could never meet is refused, not left waiting.
+    for key, value in (("gpus_per_task", 0.5), ("cpus_per_task", 3.0)):
+        impossible = _loso(executor="ray", seeds=[0], ray={key: value})
+        with pytest.raises(TrainingTaskError, match=rf"train\.ray\.{key}: .* Ray cluster has"):
+            list(RayExecutor().run(tasks[:1], impossible, layout.inputs,
+                                   table=load_table(impossible, layout.inputs),
+                                   dist=DistributedContext.single(), progress=False))

@@ -141,9 +141,11 @@ class RayExecutor:
         started_here = _connect(cfg.address)
         pending: list = []
         try:
-            gpus = cfg.gpus_per_task
-            if gpus == "auto":
-                gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+            cpus = ray.cluster_resources().get("CPU", 0.0)
+            if cfg.cpus_per_task > cpus:
+                raise TrainingTaskError(f"train.ray.cpus_per_task: {cfg.cpus_per_task:g} per "
+                                        f"training, but the Ray cluster has {cpus:g} CPUs")
+            gpus = _gpus_per_task(cfg.gpus_per_task, ray.cluster_resources())
             threads = _task_threads(params)
             remote = ray.remote(_train_on_worker)
             resources = {"num_cpus": cfg.cpus_per_task, "num_gpus": gpus,
@@ -185,6 +187,18 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
+
+
+def _gpus_per_task(configured: float | str, resources: dict[str, float]) -> float:
+    """The GPUs each training asks for; an error when the cluster could never give them (a
+    task asking for more than there is would wait for ever)."""
+    available = resources.get("GPU", 0.0)
+    if configured == "auto":
+        return 1.0 if available > 0 else 0.0
+    if configured > available:
+        raise TrainingTaskError(f"train.ray.gpus_per_task: {configured:g} per training, but the "
+                                f"Ray cluster has {available:g} GPUs")
+    return float(configured)
 
 
 def _task_threads(params: Params) -> int:
