@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from attrmer.config import load_params
 from attrmer.model import VideoNet
-from attrmer.train.loop import Runtime
+from attrmer.train.runtime import Runtime
 
 
 def measure(net: VideoNet, rgb: torch.Tensor, flow: torch.Tensor, labels: torch.Tensor, *,

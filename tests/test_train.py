@@ -21,7 +21,8 @@ from attrmer.train import TrainingLayout, train_seed
 from attrmer.train.checkpoint import CheckpointMismatchError
 from attrmer.train.data import ClipPairDataset, TrainingSetupError, load_training_table
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.loop import Runtime, fit_fold
+from attrmer.train.loop import fit_fold
+from attrmer.train.runtime import Runtime
 
 CLASSES = ["happiness", "disgust", "surprise"]
 T, S = 4, 16

@@ -12,7 +12,8 @@ from attrmer.manifest import write_manifest
 from attrmer.train import train_seed
 from attrmer.train.augment import augment_batch, mirror_sentence, mirrored_texts
 from attrmer.train.data import ClipPairDataset, load_training_table
-from attrmer.train.loop import Runtime, fit_fold, planned_epochs, warmup_factor
+from attrmer.train.loop import fit_fold, planned_epochs, warmup_factor
+from attrmer.train.runtime import Runtime
 from tests.test_train import _params, make_project
 
 

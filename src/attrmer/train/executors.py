@@ -25,7 +25,7 @@ from attrmer.config import Params
 from attrmer.errors import AttrmerError
 from attrmer.train.data import TrainingTable
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.loop import Runtime, runtime_arithmetic
+from attrmer.train.runtime import Runtime, runtime_arithmetic
 from attrmer.train.tasks import FoldOutcome, TrainingInputs, TrainingTask, run_task
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ attrmer.train.run), for aggregating seeds (attrmer.evaluate) or for inference (p
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
@@ -47,6 +46,7 @@ from attrmer.train.data import (
     TrainingTable,
 )
 from attrmer.train.distributed import DistributedContext
+from attrmer.train.runtime import Runtime, runtime_arithmetic
 from attrmer.train.warm_start import source_fingerprint, warm_start
 
 log = logging.getLogger(__name__)
@@ -65,52 +65,6 @@ class JointModel(nn.Module):
             return video_logits, z_m, None, None
         text_logits, z_a = self.attributes(input_ids, attention_mask)
         return video_logits, z_m, text_logits, z_a
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """How the hardware is used: device, autocast dtype, memory format."""
-
-    device: torch.device
-    autocast_dtype: torch.dtype | None
-    channels_last: bool
-
-    @classmethod
-    def choose(cls, params: Params, device: torch.device | None = None) -> Runtime:
-        device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = None
-        if params.train.amp == "auto" and bf16_supported(device):
-            dtype = torch.bfloat16
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-        return cls(device, dtype, params.train.channels_last)
-
-    def autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        tensor = tensor.to(self.device, non_blocking=True)
-        if self.channels_last and tensor.dim() == 5:
-            tensor = tensor.contiguous(memory_format=torch.channels_last_3d)
-        return tensor
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """bf16 autocast pays only where the hardware computes bf16 natively."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    capability = torch.backends.cpu.get_cpu_capability()
-    return capability in ("AVX512", "AMX") and _cpu_has_bf16()
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def training_settings(params: Params, seed: int) -> dict[str, Any]:
@@ -317,55 +271,94 @@ def fit_fold(
     dist = dist or DistributedContext.single()
     runtime = runtime or Runtime.choose(params, dist.device)
     t = build_training(params, table, fold, seed=seed, runtime=runtime, dist=dist, init=init)
-    settings_hash = fold_settings_hash(params, table, fold, seed=seed,
-                                       world_size=dist.world_size, init=init,
-                                       arithmetic=runtime_arithmetic(runtime))
-    state = Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0})
-    best_state: dict[str, torch.Tensor] | None = None
-    if checkpoint_path is not None:
-        restored = load_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
-                                   generator=t.generator, settings_hash=settings_hash)
-        if restored is not None:
-            state, best_state = restored
-            log.info("resuming %s from epoch %d", fold.name, state.epoch)
+    run = _resume(t, params, table, fold, seed=seed, runtime=runtime, dist=dist, init=init,
+                  checkpoint_path=checkpoint_path)
     patience = params.train.patience if not fold.val.empty else 0
-    last_saved = time.monotonic()
-    for epoch in range(state.epoch + 1, t.epochs + 1):
+    for epoch in range(run.state.epoch + 1, t.epochs + 1):
         # Only the main process scores validation; every process follows its decision.
-        stale = patience and dist.is_main and epoch - 1 - state.best["epoch"] >= patience
+        stale = patience and dist.is_main and epoch - 1 - run.state.best["epoch"] >= patience
         if dist.agree(bool(stale)):
             log.info("%s: no better validation score in %d epochs; stopping after epoch %d",
                      fold.name, patience, epoch - 1)
             break
-        started = time.monotonic()
-        record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
-                             description=f"{fold.name} epoch {epoch}/{t.epochs}")
-        if dist.is_main:
-            record |= score_epoch(t, params, table, fold, runtime)
-            # Wall time of the epoch (training and scoring): the curves keep it, since they
-            # are written after the run, when their own timestamps no longer tell it.
-            record["seconds"] = round(time.monotonic() - started, 3)
-            if "val_accuracy" in record and _improves(record, state.best):
-                state.best = {"epoch": epoch, "score": record["val_accuracy"],
-                              "loss": record["val_loss"]}
-                best_state = copy.deepcopy(t.model.video.state_dict())
-            log.info("%s epoch %d/%d  %s", fold.name, epoch, t.epochs,
-                     "  ".join(f"{k} {v:.3f}" for k, v in record.items()))
-        state.history.append(record | {"epoch": epoch})
-        state.epoch = epoch
-        due = time.monotonic() - last_saved >= params.train.checkpoint_interval_s
-        if checkpoint_path is not None and dist.is_main and due:
-            save_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
-                            generator=t.generator, checkpoint=state,
-                            settings_hash=settings_hash, best_state=best_state)
-            last_saved = time.monotonic()
+        record = _run_epoch(t, run, params, table, fold, runtime, dist, epoch,
+                            progress=progress)
+        if checkpoint_path is not None and dist.is_main:
+            run.checkpoint_if_due(t, checkpoint_path, params.train.checkpoint_interval_s)
         if on_epoch_end is not None and dist.is_main:
             on_epoch_end(EpochRecord(fold.name, epoch, record))
+    return _finish(t, run, params, table, fold, runtime, dist)
 
-    selected = state.epoch
-    if best_state is not None:
-        t.model.video.load_state_dict(best_state)
-        selected = int(state.best["epoch"])
+
+@dataclass
+class _FoldRun:
+    """A fold's training across epochs: what its checkpoint holds, the best weights so far,
+    and when it was last saved."""
+
+    state: Checkpoint
+    best_state: dict[str, torch.Tensor] | None
+    settings_hash: str
+    last_saved: float
+
+    def checkpoint_if_due(self, t: _Training, path: Path, interval_s: float) -> None:
+        if time.monotonic() - self.last_saved >= interval_s:
+            save_checkpoint(path, model=t.model, optimizer=t.optimizer, generator=t.generator,
+                            checkpoint=self.state, settings_hash=self.settings_hash,
+                            best_state=self.best_state)
+            self.last_saved = time.monotonic()
+
+
+def _resume(t: _Training, params: Params, table: TrainingTable, fold: Fold, *, seed: int,
+            runtime: Runtime, dist: DistributedContext, init: Path | None,
+            checkpoint_path: Path | None) -> _FoldRun:
+    """The fold's run from its checkpoint when one was written under the same settings,
+    else from epoch 0."""
+    settings_hash = fold_settings_hash(params, table, fold, seed=seed,
+                                       world_size=dist.world_size, init=init,
+                                       arithmetic=runtime_arithmetic(runtime))
+    run = _FoldRun(Checkpoint(epoch=0, history=[], best={"epoch": 0, "score": -1.0}), None,
+                   settings_hash, time.monotonic())
+    if checkpoint_path is not None:
+        restored = load_checkpoint(checkpoint_path, model=t.model, optimizer=t.optimizer,
+                                   generator=t.generator, settings_hash=settings_hash)
+        if restored is not None:
+            run.state, run.best_state = restored
+            log.info("resuming %s from epoch %d", fold.name, run.state.epoch)
+    return run
+
+
+def _run_epoch(t: _Training, run: _FoldRun, params: Params, table: TrainingTable, fold: Fold,
+               runtime: Runtime, dist: DistributedContext, epoch: int, *,
+               progress: bool) -> dict[str, float]:
+    """Train one epoch, score it and keep the weights when validation improves; the
+    epoch's record, also appended to the run's history."""
+    started = time.monotonic()
+    record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
+                         description=f"{fold.name} epoch {epoch}/{t.epochs}")
+    if dist.is_main:
+        record |= score_epoch(t, params, table, fold, runtime)
+        # Wall time of the epoch (training and scoring): the curves keep it, since they are
+        # written after the run, when their own timestamps no longer tell it.
+        record["seconds"] = round(time.monotonic() - started, 3)
+        if "val_accuracy" in record and _improves(record, run.state.best):
+            run.state.best = {"epoch": epoch, "score": record["val_accuracy"],
+                              "loss": record["val_loss"]}
+            run.best_state = copy.deepcopy(t.model.video.state_dict())
+        log.info("%s epoch %d/%d  %s", fold.name, epoch, t.epochs,
+                 "  ".join(f"{k} {v:.3f}" for k, v in record.items()))
+    run.state.history.append(record | {"epoch": epoch})
+    run.state.epoch = epoch
+    return record
+
+
+def _finish(t: _Training, run: _FoldRun, params: Params, table: TrainingTable, fold: Fold,
+            runtime: Runtime, dist: DistributedContext) -> FoldResult:
+    """The selected weights (the best validation epoch's, else the last), and their
+    predictions of the test and validation sides."""
+    selected = run.state.epoch
+    if run.best_state is not None:
+        t.model.video.load_state_dict(run.best_state)
+        selected = int(run.state.best["epoch"])
     predictions, validation = pd.DataFrame(), pd.DataFrame()
     if dist.is_main:
         predictions = predict_rows(t.model.video, table, fold.test, params, runtime,
@@ -375,8 +368,8 @@ def fit_fold(
     for frame in (predictions, validation):
         if not frame.empty:
             frame.insert(2, "fold", fold.name)
-    return FoldResult(predictions, t.model.video, selected, state.history,
-                      n_train=len(fold.train), n_val=len(fold.val), epochs=state.epoch,
+    return FoldResult(predictions, t.model.video, selected, run.state.history,
+                      n_train=len(fold.train), n_val=len(fold.val), epochs=run.state.epoch,
                       validation=validation)
 
 
@@ -391,12 +384,6 @@ def fold_settings_hash(params: Params, table: TrainingTable, fold: Fold, *, seed
         "fold": fold.name, "world": world_size, "data": _data_fingerprint(table, fold),
         "init": source_fingerprint(init), "code": training_code_fingerprint(),
         "arithmetic": arithmetic})
-
-
-def runtime_arithmetic(runtime: Runtime) -> dict[str, Any]:
-    """What of the hardware use changes a training's numbers (in this process, now)."""
-    return {"threads": torch.get_num_threads(), "device": runtime.device.type,
-            "autocast": str(runtime.autocast_dtype)}
 
 
 def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:

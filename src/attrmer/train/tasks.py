@@ -28,7 +28,8 @@ from attrmer.io import atomic_path
 from attrmer.train.checkpoint import CheckpointMismatchError
 from attrmer.train.data import TrainingSetupError, TrainingTable, load_training_table
 from attrmer.train.distributed import DistributedContext
-from attrmer.train.loop import FoldResult, Runtime, fit_fold, prediction_frame
+from attrmer.train.loop import FoldResult, fit_fold, prediction_frame
+from attrmer.train.runtime import Runtime
 from attrmer.train.warm_start import init_source
 
 log = logging.getLogger(__name__)
