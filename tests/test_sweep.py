@@ -16,7 +16,7 @@ def test_each_point_is_one_validated_experiment():
         ["dvc", "exp", "run", "--queue", "-n", "table4-1", "-S", "train.attribute_branch=true"],
     ]
     on_ray = queue_commands("table4", REPO / "params.yaml", queue=False, ray=True)
-    assert all(command[-2:] == ["-S", "train.executor=\"ray\""] for command in on_ray)
+    assert all(command[-2:] == ["-S", "train.executor=ray"] for command in on_ray)
     assert all("--queue" not in command for command in on_ray)
 
 
@@ -42,3 +42,14 @@ def test_the_shared_cluster_is_the_one_the_trainings_join(tmp_path, monkeypatch)
     assert ray_address(params) == "ray://other:10001"
     monkeypatch.delenv("RAY_ADDRESS")
     assert ray_address(params) is None
+
+
+def test_override_values_read_back_as_written():
+    from attrmer.sweep import _override_value
+
+    assert _override_value("ray") == "ray"
+    assert _override_value("true") == '"true"'  # the string, not the boolean
+    assert _override_value(False) == "false"
+    assert _override_value(0.3) == "0.3"
+    assert _override_value([10, 18]) == "[10, 18]"
+    assert _override_value("données") == '"données"'

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -55,6 +56,17 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+
+
+def _override_value(value: Any) -> str:
+    """`value` as `-S` reads it back: a plain word as it is, anything else as JSON."""
+    if isinstance(value, str) and _BARE.fullmatch(value) and value.lower() not in (
+            "true", "false", "null", "none", "yes", "no", "on", "off"):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
 def queue_commands(name: str, params_path: Path = Path("params.yaml"), *,
                    queue: bool = True, ray: bool = False) -> list[list[str]]:
     """The `dvc exp run [--queue]` command lines of set `name`, each override validated;
@@ -75,7 +87,7 @@ def queue_commands(name: str, params_path: Path = Path("params.yaml"), *,
             if isinstance(value, dict):
                 raise ConfigError(f"experiment set {name!r}: {key} is a mapping; write each "
                                   "of its keys as a dotted override")
-            command += ["-S", f"{key}={json.dumps(value, ensure_ascii=False)}"]
+            command += ["-S", f"{key}={_override_value(value)}"]
         commands.append(command)
     return commands
 
