@@ -9,7 +9,7 @@
    - `train.executor: local`, the five seeds one after another on the GPU;
    - `train.executor: ray` with `--gpus-per-task` of the GPU each (0.2: all five at once).
    For each: the stage's wall time and the median seconds per epoch (training and validation
-   scoring, from the `seconds` curve the stage writes).
+   scoring, from the epoch lines of the stage's log).
 
 Prints a table (and writes it as JSON with `--json FILE`). `--smoke` runs the same steps at a
 tiny size on any machine, to check the script before spending GPU time on it.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,7 @@ SMOKE = {
 
 
 def _run(command: list[str], cwd: Path) -> tuple[float, str]:
+    """Run `command` in `cwd`; its wall time and its output (stdout, then stderr)."""
     # The stages' `python` is this interpreter, as in the environment the script runs in.
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
@@ -53,7 +55,7 @@ def _run(command: list[str], cwd: Path) -> tuple[float, str]:
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    return seconds, result.stdout
+    return seconds, result.stdout + result.stderr
 
 
 def _has_gpu() -> bool:
@@ -79,13 +81,12 @@ def scratch_params(work: Path, args: argparse.Namespace) -> dict:
     return params
 
 
-def epoch_seconds(work: Path) -> float:
-    """Median seconds per epoch over every seed's `seconds` curve."""
-    values = []
-    for curve in (work / "dvclive/plots/metrics").glob("seed_*/seconds.tsv"):
-        lines = curve.read_text().splitlines()
-        column = lines[0].split("\t").index("seconds")
-        values += [float(line.split("\t")[column]) for line in lines[1:]]
+def epoch_seconds(stage_log: str) -> float:
+    """Median seconds per epoch over every training's epoch lines (`... seconds 1.234`)."""
+    values = [float(v) for v in re.findall(r"epoch \d+/\d+ .*?\bseconds (\d+\.\d+)",
+                                           stage_log)]
+    if not values:
+        sys.exit("no epoch line with its seconds in the train stage's output")
     return statistics.median(values)
 
 
@@ -132,9 +133,9 @@ def main() -> None:
             if name == "local":
                 # Everything the train stage reads, before the stopwatch starts.
                 _run([*dvc, "repro", "pretrain", "interpolate", "flow", "attributes"], work)
-            seconds, _ = _run([*dvc, "repro", "-f", "-s", "train"], work)
+            seconds, stage_log = _run([*dvc, "repro", "-f", "-s", "train"], work)
             figures[name] = {"stage_seconds": round(seconds, 1),
-                             "epoch_seconds": round(epoch_seconds(work), 3)}
+                             "epoch_seconds": round(epoch_seconds(stage_log), 3)}
             figures[name]["seed_0_accuracy"] = json.loads(
                 (work / "metrics/seeds/seed_0.json").read_text())["accuracy"]
     local, ray = figures["local"], figures["ray"]

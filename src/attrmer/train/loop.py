@@ -337,8 +337,8 @@ def _run_epoch(t: _Training, run: _FoldRun, params: Params, table: TrainingTable
                          description=f"{fold.name} epoch {epoch}/{t.epochs}")
     if dist.is_main:
         record |= score_epoch(t, params, table, fold, runtime)
-        # Wall time of the epoch (training and scoring): the curves keep it, since they are
-        # written after the run, when their own timestamps no longer tell it.
+        # Wall time of the epoch (training and scoring), for the log and the history; the
+        # curves leave it out, so that the stage's outputs stay the same from run to run.
         record["seconds"] = round(time.monotonic() - started, 3)
         if "val_accuracy" in record and _improves(record, run.state.best):
             run.state.best = {"epoch": epoch, "score": record["val_accuracy"],

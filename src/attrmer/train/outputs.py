@@ -132,6 +132,11 @@ def training_motion(table: TrainingTable, fold: Fold, params: Params) -> dict[st
             for name, q in zip(("min", "p05", "median", "p95", "max"), quantiles, strict=True)}
 
 
+# History entries that are no curve: the epoch is the step, and an epoch's wall time would
+# make the stage's outputs differ from run to run (it is in the training log instead).
+NOT_CURVES = frozenset({"epoch", "seconds"})
+
+
 def write_curves(directory: Path, table: TrainingTable,
                  outcomes: dict[int, list[FoldOutcome]]) -> None:
     """Every seed's per-epoch curves through DVCLive, for `dvc plots show`: one folder for the
@@ -147,7 +152,7 @@ def write_curves(directory: Path, table: TrainingTable,
             prefix = f"seed_{seed}/" + ("" if fold.name == "holdout" else f"{fold.name}/")
             for record in outcome.history:
                 for name, value in record.items():
-                    if name != "epoch":
+                    if name not in NOT_CURVES:
                         live.log_metric(f"{prefix}{name}", float(value), plot=True)
                 live.next_step()
     live.end()
