@@ -80,6 +80,7 @@ class Prediction:
 # The train stage's folder of per-seed models inside models/ (dvc.yaml: models/seeds).
 SEEDS_DIR = "seeds"
 
+
 @dataclass
 class PreparedClip:
     """A clip ready for the network: TIM RGB (3, T, S, S) uint8, raw flow (2, T, S, S)."""

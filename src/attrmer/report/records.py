@@ -34,7 +34,8 @@ DEFAULT_ALPHA = 0.5
 NOT_RESULT_KEYS = frozenset({
     "data.root", "preprocess.workers", "preprocess.gzip_level", "preprocess.aligned_gzip_level",
     "train.num_workers", "train.checkpoint", "train.channels_last",
-    # Where and how the trainings ran (the same results on the same hardware).
+    # Where and how the trainings ran: the same results (to the bit where each training
+    # gets as many threads, within float rounding otherwise).
     "train.executor", "train.threads", "train.ray.address", "train.ray.cpus_per_task",
     "train.ray.gpus_per_task", "train.ray.max_retries",
 })

@@ -239,11 +239,11 @@ def score_epoch(t: _Training, params: Params, table: TrainingTable, fold: Fold,
     record: dict[str, float] = {}
     if not fold.val.empty:
         val = predict_rows(t.model.video, table, fold.val, params, runtime, cache=t.cache)
-        record["val_accuracy"] = _accuracy(val)
+        record["val_accuracy"] = prediction_accuracy(val)
         record["val_loss"] = _nll(val, table.classes)
     if params.train.test_curve:
         test = predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
-        record["test_accuracy_not_for_selection"] = _accuracy(test)
+        record["test_accuracy_not_for_selection"] = prediction_accuracy(test)
     return record
 
 
@@ -402,7 +402,8 @@ def _data_fingerprint(table: TrainingTable, fold: Fold) -> dict[str, Any]:
     }
 
 
-def _accuracy(predictions: pd.DataFrame) -> float:
+def prediction_accuracy(predictions: pd.DataFrame) -> float:
+    """The share of rows whose prediction is the true class (0 for no row)."""
     if predictions.empty:
         return 0.0
     return float((predictions["y_true"] == predictions["y_pred"]).mean())

@@ -28,6 +28,7 @@ from attrmer.model.inputs import motion_levels
 from attrmer.modelfile import save_model_dir
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.data import Fold, TrainingTable
+from attrmer.train.loop import prediction_accuracy
 from attrmer.train.tasks import FoldOutcome
 
 
@@ -53,7 +54,7 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
         fold.name: {"n_train": outcome.n_train, "n_val": outcome.n_val,
                     "n_test": len(outcome.predictions), "epochs": outcome.epochs,
                     "selected_epoch": outcome.selected_epoch,
-                    "accuracy": _accuracy(outcome.predictions)}
+                    "accuracy": prediction_accuracy(outcome.predictions)}
         for fold, outcome in zip(table.folds, outcomes, strict=True)
     }
     metrics = {
@@ -95,12 +96,6 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
         validation.to_csv(tmp, index=False, float_format="%.6f")
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
-
-
-def _accuracy(predictions: pd.DataFrame) -> float:
-    if predictions.empty:
-        return 0.0
-    return float((predictions["y_true"] == predictions["y_pred"]).mean())
 
 
 def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict[str, Any]:

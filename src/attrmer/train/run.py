@@ -76,9 +76,6 @@ def train_seeds(params: Params, layout: TrainingLayout, seeds: Sequence[int] | N
     seeds = list(dict.fromkeys(params.train.seeds if seeds is None else seeds))
     dist = dist or DistributedContext.single()
     inputs = layout.inputs
-    if not params.train.attribute_branch:
-        inputs = TrainingInputs(inputs.manifest, inputs.rgb, inputs.flow, None,
-                                inputs.pretrained)
     table = load_table(params, inputs)
     init = init_source(params, inputs.pretrained)
     tasks = [

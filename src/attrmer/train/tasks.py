@@ -42,7 +42,7 @@ class TrainingInputs:
     manifest: Path
     rgb: Path
     flow: Path
-    # None when the attribute branch is off (train.attribute_branch: false).
+    # The sentences, read only with train.attribute_branch (None: there are none).
     attributes: Path | None
     # What `train.init: pretrained` starts from (the pretrain stage's output).
     pretrained: Path
