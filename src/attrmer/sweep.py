@@ -60,7 +60,8 @@ _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
 
 
 def _override_value(value: Any) -> str:
-    """`value` as `-S` reads it back: a plain word as it is, anything else as JSON."""
+    """`value` as `-S` reads it back: a plain word as it is, anything else as JSON, which is
+    YAML that reads back as written (a YAML dump of a scalar ends in the marker "...")."""
     if isinstance(value, str) and _BARE.fullmatch(value) and value.lower() not in (
             "true", "false", "null", "none", "yes", "no", "on", "off"):
         return value
@@ -82,8 +83,6 @@ def queue_commands(name: str, params_path: Path = Path("params.yaml"), *,
         Params.from_dict(_merge(base, _nested(overrides)))  # fail fast on a bad override
         command = ["dvc", "exp", "run", *(["--queue"] if queue else []), "-n", f"{name}-{k}"]
         for key, value in overrides.items():
-            # JSON is YAML that `-S` reads back as written (a YAML dump of a scalar would end
-            # in the document marker "...").
             if isinstance(value, dict):
                 raise ConfigError(f"experiment set {name!r}: {key} is a mapping; write each "
                                   "of its keys as a dotted override")
