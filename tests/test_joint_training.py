@@ -225,6 +225,30 @@ def test_face_region_fades_the_background_and_fits_the_head_on_the_face() -> Non
         motion_input(flow, FlowConfig(region="ellipse"), side)
 
 
+def test_inner_region_keeps_where_the_action_units_act_and_leaves_the_outline_out() -> None:
+    """`inner` covers the brows, eyes, cheeks, mouth and chin boss of the aligned template
+    and fades the face's outline (jaw line at the sides, the chin's edge) out."""
+    from attrmer.model.inputs import face_region
+
+    side = 112
+    inner, face = face_region(side, region="inner"), face_region(side)
+
+    def at(region: torch.Tensor, x: float, y: float) -> float:
+        return float(region[int(y * side), int(x * side)])
+
+    # Template points (align.TEMPLATE): eyes at 0.29, mouth corners at 0.635; brows about
+    # 0.1 above the eyes, the cheeks between lid and mouth corner, the chin boss at 0.76.
+    for x, y in [(0.35, 0.29), (0.65, 0.29), (0.35, 0.19), (0.5, 0.46), (0.377, 0.635),
+                 (0.623, 0.635), (0.3, 0.45), (0.7, 0.45), (0.5, 0.76)]:
+        assert at(inner, x, y) == 1.0
+    # The jaw line beside the eyes and the mouth, and the chin's edge: inside `face`, out of
+    # `inner`.
+    for x, y in [(0.18, 0.35), (0.82, 0.35), (0.22, 0.62), (0.78, 0.62), (0.5, 0.88)]:
+        assert at(inner, x, y) == 0.0 and at(face, x, y) > 0.5
+    assert torch.allclose(inner, inner.flip(1), atol=1e-5)  # symmetric about the midline
+    assert bool((inner <= face).all())  # a part of the face region
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 1000, 16 * 32 * 32])
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])
 def test_upper_quantile_is_torch_quantile(n: int, q: float) -> None:

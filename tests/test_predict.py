@@ -508,3 +508,59 @@ def test_a_model_config_with_bad_flow_settings_is_a_model_error(workspace, tmp_p
     assert cli([str(workspace["folder"]), "--model", str(broken)]) == EXIT_MODEL
     err = capsys.readouterr().err.strip()
     assert "head_motion" in err and str(broken) in err and "\n" not in err
+
+
+def _rendered(speech: bool, n: int = 80) -> list[np.ndarray]:
+    """A built-in face rendered at 200 fps with a smile (AU12) peaking at frame 30 and, with
+    `speech`, the mouth opening and closing 5 times a second (2 syllables in 80 frames)."""
+    from attrmer.config import SynthConfig
+    from attrmer.synth.motion import AuMotion
+    from attrmer.synth.render import ClipSpec, Speech, load_faces, render_clip
+
+    cfg = SynthConfig(drift_px=0.0, blink_probability=0.0, frame_height=240)
+    face = load_faces(cfg.frame_height)[0]
+    spec = ClipSpec(subject=face.subject, filename="EP01_01", emotion="happiness",
+                    aus=(AuMotion(12, None, 1.5),), onset_frame=1, n_frames=n, apex_index=30,
+                    blink=None, drift=((0.0, 0.0),) * n, gain=(1.0,) * n, noise_seed=3,
+                    speech=Speech(rate_hz=5.0, phase=0.0, opening_px=3.0) if speech else None)
+    return render_clip(spec, face, cfg).frames
+
+
+def test_a_speaking_mouth_is_uncertain_and_a_micro_expression_is_not(workspace, tmp_path):
+    """Rendered speech (the jaw opening 3 px and closing twice) makes the answer uncertain
+    with the mouth's count; the same smile without speech opens no cycle."""
+    from attrmer.predict.confidence import mouth_cycles
+
+    predictor = Predictor(workspace["model"])
+    speaking = write_frame_folder(tmp_path / "speaking", _rendered(True))
+    silent = write_frame_folder(tmp_path / "silent", _rendered(False))
+    for window in (WindowChoice("auto"), FULL):
+        [talk] = predict_paths(predictor, [speaking], window=window)
+        [smile] = predict_paths(predictor, [silent], window=window)
+        assert talk["uncertain"]
+        assert any("the mouth opens and closes 2 times" in r for r in talk["reasons"]), window
+        assert not any("mouth" in r for r in smile["reasons"])
+        assert "mouth_cycles" not in talk["window"]
+    assert mouth_cycles(predictor.align(_rendered(False))) == 0
+
+
+def test_mouth_cycles_count_openings_and_closings_not_one_held_opening(monkeypatch):
+    """The chin's track as a zigzag of legs of at least spot.speech_jaw_drop (1.5 px): two
+    legs a cycle; a mouth that opens once and stays open (a laugh, a broad smile) is none."""
+    import attrmer.spot.tracking
+    from attrmer.predict.confidence import mouth_cycles
+    from attrmer.spot.regions import CHIN, REGIONS
+
+    def cycles(chin: list[float]) -> int:
+        positions = np.zeros((len(chin), len(REGIONS), 2), np.float32)
+        positions[:, CHIN, 1] = chin
+        tracks = type("Tracks", (), {"positions": positions})()
+        monkeypatch.setattr(attrmer.spot.tracking, "track_aligned", lambda *a, **k: tracks)
+        return mouth_cycles(np.zeros((len(chin), 8, 8, 3), np.uint8))
+
+    assert cycles([0, 0.5, 2.0, 2.5, 2.6, 2.4]) == 0  # opens once, holds
+    assert cycles([0, 2, 0, 2, 0]) == 2
+    assert cycles([0, 2, 0, 2, 1]) == 1  # the second closing is not complete
+    assert cycles([0, 1.2, 0.1, 1.3, 0.0, 1.4]) == 0  # below the jaw drop of a syllable
+    assert cycles([5, 2, 8, 0]) == 1  # down, up, down: three legs
+    assert cycles([0, 3]) == 0  # too few frames to hold a cycle

@@ -15,7 +15,7 @@ from attrmer.config import ConfigError, Params
 from attrmer.manifest import COLUMNS, write_manifest
 from attrmer.model import VideoNet
 from attrmer.modelfile import ModelFileError, load_model_dir, save_model_dir
-from attrmer.pretrain import pretraining_faces, run_pretraining
+from attrmer.pretrain import pretraining_faces, pretraining_params, run_pretraining
 from attrmer.synth.render import load_faces, plan_corpus
 from attrmer.train import train_seed
 from attrmer.train.warm_start import warm_start
@@ -70,6 +70,16 @@ def test_the_corpus_is_drawn_on_the_chosen_faces_only() -> None:
     # chosen (its manifest begins with these clips of subject 1).
     assert [(s.subject, s.filename) for s in plan_corpus(every, faces)][:4] == [
         (1, "EP01_05f"), (1, "EP02_05f"), (1, "EP03_04"), (1, "EP04_03f")]
+
+
+def test_the_corpus_speaks_as_pretrain_speech_says_and_the_dataset_does_not(tmp_path: Path
+                                                                            ) -> None:
+    params = Params.from_dict({"pretrain": {"speech": 0.5, "speech_px": 1.5}})
+    corpus = pretraining_params(params, tmp_path, [1, 4]).synth
+    assert (corpus.speech_probability, corpus.speech_px) == (0.5, 1.5)
+    assert params.synth.speech_probability == 0.0  # the built-in dataset itself: no speech
+    with pytest.raises(ConfigError, match=r"pretrain\.speech"):
+        Params.from_dict({"pretrain": {"speech": -0.1}})
 
 
 def _video(params: Params, classes: list[str], seed: int) -> VideoNet:

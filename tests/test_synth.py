@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrmer.config import SynthConfig
+from attrmer.config import ConfigError, SynthConfig
 from attrmer.synth import render_corpus
 from attrmer.synth.cli import cli
 from attrmer.synth.contact import farneback
@@ -24,6 +24,7 @@ from attrmer.synth.motion import (
     AuMotion,
     FaceFrame,
     control_points,
+    speech_displacement,
 )
 from attrmer.synth.render import (
     CORPUS_JSON,
@@ -32,12 +33,14 @@ from attrmer.synth.render import (
     SHEET_NAME,
     ClipSpec,
     Face,
+    Speech,
     au_cell,
     encode_jpeg,
     expression_profile,
     load_faces,
     plan_corpus,
     render_clip,
+    speech_profile,
 )
 
 # Nuisances on (noise, JPEG, flicker) but no head drift, so flow at apex is the AU's own.
@@ -279,3 +282,69 @@ def test_cli_renders_with_a_params_file(tmp_path: Path) -> None:
     corpus = json.loads((tmp_path / "out" / CORPUS_JSON).read_text())
     assert corpus["parameters"]["seed"] == 3 and len(corpus["clips"]) == 2
     assert cli([str(tmp_path / "bad"), "--clips", "0"]) == 2
+
+
+# ---------------------------------------------------------------------------------- speech ---
+
+
+def test_speech_moves_the_jaw_and_mouth_not_the_brows(faces):
+    """A speaking clip: the chin and lower lip go down and come back at the syllable rate,
+    the brows stay; the sheet's AU cell does not code it."""
+    face = faces[0]
+    n = 60
+    cfg = dataclasses.replace(STILL_CFG, speech_probability=1.0)
+    # 5 syllables a second at 200 fps: widest at frame 20, closed again at frame 40.
+    speech = Speech(rate_hz=5.0, phase=0.0, opening_px=2.0)
+    spec = ClipSpec(subject=face.subject, filename="EP01_01", emotion="test", aus=(),
+                    onset_frame=1, n_frames=n, apex_index=30, blink=None,
+                    drift=((0.0, 0.0),) * n, gain=(1.0,) * n, noise_seed=11, speech=speech)
+    clip = render_clip(spec, face, cfg)
+    frames = [_decode(f, cfg.jpeg_quality) for f in clip.frames]
+    widest = farneback(frames[0], frames[20])
+    closed = farneback(frames[0], frames[40])
+    chin, (_, chin_down) = _region_flow(face, widest, [CHIN_BOSS, 57, 8])
+    brows, _ = _region_flow(face, widest, LOWER_FAR)
+    chin_closed, _ = _region_flow(face, closed, [CHIN_BOSS, 57, 8])
+    assert chin > 1.0 and chin_down > 0.7  # about 2 aligned px, downwards
+    assert brows < 0.25 * chin
+    assert chin_closed < 0.3 * chin
+    assert clip.truth["speech"] == dataclasses.asdict(speech)
+    assert clip.truth["au_cell"] == ""
+
+
+def test_speech_profile_opens_and_closes_at_the_syllable_rate():
+    profile = speech_profile(41, 200.0, Speech(rate_hz=5.0, phase=0.0, opening_px=1.0))
+    assert profile[0] == pytest.approx(0.0) and profile[40] == pytest.approx(0.0, abs=1e-12)
+    assert profile[20] == pytest.approx(1.0)
+    assert not speech_profile(10, 200.0, None).any()
+
+
+def test_speech_displacement_brings_the_jaw_outline_down(faces):
+    frame = faces[0].frame
+    moves = speech_displacement(frame)
+    assert np.linalg.norm(moves, axis=1).max() == pytest.approx(1.0)
+    assert moves[8] @ frame.down == pytest.approx(np.linalg.norm(moves[8]))  # the chin: down
+    assert np.linalg.norm(moves[[0, 16]], axis=1).max() == 0.0  # the outline's top stays
+    assert np.linalg.norm(moves[17:27], axis=1).max() == 0.0  # brows
+
+
+def test_speech_share_of_a_corpus_and_none_without_it(faces):
+    """speech_probability draws speech for about that share of clips; at 0 nothing is drawn,
+    so a corpus without speech is the corpus it always was."""
+    cfg = SynthConfig(seed=2, clips=200)
+    plain = plan_corpus(cfg, faces)
+    assert all(spec.speech is None for spec in plain)
+    assert plan_corpus(dataclasses.replace(cfg, speech_px=5.0), faces) == plain
+    speaking = plan_corpus(dataclasses.replace(cfg, speech_probability=0.5), faces)
+    share = np.mean([spec.speech is not None for spec in speaking])
+    assert 0.4 < share < 0.6
+    openings = [s.speech.opening_px for s in speaking if s.speech is not None]
+    assert min(openings) >= 0.25 * cfg.speech_px and max(openings) <= cfg.speech_px
+    # The labels do not depend on speech: the same emotions in the same order.
+    assert [s.emotion for s in speaking] == [s.emotion for s in plain]
+
+
+@pytest.mark.parametrize(("key", "value"), [("speech_probability", 1.5), ("speech_px", 0.0)])
+def test_speech_settings_are_checked(key, value):
+    with pytest.raises(ConfigError, match=f"synth.{key}"):
+        dataclasses.replace(SynthConfig(), **{key: value}).validate()

@@ -150,6 +150,12 @@ class SynthConfig:
     # Which bundled faces (subject numbers from 1) the clips are drawn on; empty: all of them.
     # The pretraining corpus uses it to keep the built-in dataset's test faces out.
     faces: list[int] = field(default_factory=list)
+    # Share of clips in which the person also speaks: the jaw and lips move at a syllable
+    # rate, whatever the expression, and the sheet does not code it (coders leave speech
+    # out). Up to `speech_px` aligned pixels of mouth opening. The built-in dataset has none;
+    # the pretraining corpus sets it (pretrain.speech).
+    speech_probability: float = 0.0
+    speech_px: float = 2.0
 
     def validate(self) -> None:
         if any(n < 1 for n in self.faces) or len(set(self.faces)) != len(self.faces):
@@ -173,6 +179,10 @@ class SynthConfig:
                 raise ConfigError(f"synth.{name}: must not be negative")
         if not 0.0 <= self.blink_probability <= 1.0:
             raise ConfigError("synth.blink_probability: not in [0, 1]")
+        if not 0.0 <= self.speech_probability <= 1.0:
+            raise ConfigError("synth.speech_probability: not in [0, 1]")
+        if self.speech_px <= 0:
+            raise ConfigError(f"synth.speech_px: {self.speech_px} must be positive")
         if self.resolution != "builtin" and self.resolution not in SYNTH_RESOLUTIONS:
             known = ", ".join(["builtin", *SYNTH_RESOLUTIONS])
             raise ConfigError(f"synth.resolution: {self.resolution!r} is not one of {known}")
@@ -238,12 +248,13 @@ class FlowConfig:
     head_motion: Literal["none", "translation", "affine"] = "none"
     # Where the network reads motion: frame (the whole aligned crop) | face (an ellipse
     # around the aligned face; background, hair and shoulders faded out, and the head's
-    # motion measured on the face alone).
-    region: Literal["frame", "face"] = "frame"
+    # motion measured on the face alone) | inner (the inner face, where the action units
+    # move it: the face's outline left out too).
+    region: Literal["frame", "face", "inner"] = "frame"
 
     def validate(self) -> None:
-        if self.region not in ("frame", "face"):
-            raise ConfigError(f"flow.region: {self.region!r} is not frame or face")
+        if self.region not in ("frame", "face", "inner"):
+            raise ConfigError(f"flow.region: {self.region!r} is not frame, face or inner")
         if self.head_motion not in ("none", "translation", "affine"):
             raise ConfigError(f"flow.head_motion: {self.head_motion!r} is not none, "
                               "translation or affine")

@@ -191,8 +191,18 @@ class PretrainConfig:
     steps: int = 300
     batch_size: int = 32
     lr: float = 1e-3
+    # Share of corpus clips in which the face also speaks (synth.speech_probability), with
+    # up to speech_px aligned pixels of mouth opening: real footage moves the jaw and lips
+    # for reasons other than the expression, and a network that never saw it reads any
+    # mouth movement as an expression.
+    speech: float = 0.0
+    speech_px: float = 2.0
 
     def validate(self) -> None:
+        if not 0.0 <= self.speech <= 1.0:
+            raise ConfigError(f"pretrain.speech: {self.speech} is not in [0, 1]")
+        if self.speech_px <= 0:
+            raise ConfigError(f"pretrain.speech_px: {self.speech_px} must be positive")
         if self.clips < 10:
             raise ConfigError(f"pretrain.clips: {self.clips} must be at least 10")
         if isinstance(self.faces, str) and self.faces != "auto":

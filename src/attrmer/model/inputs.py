@@ -154,33 +154,44 @@ def remove_head_motion(flow: Tensor, mode: str = "none", region: Tensor | None =
 # sides, with a soft edge of FACE_EDGE. Outside it lie background, hair, neck and shoulders,
 # which in real footage move by pixels (the head turning against the room, the shirt
 # following the jaw) and in the built-in clips not at all.
-FACE_CENTRE = (0.5, 0.5)      # (x, y)
-FACE_HALF_AXES = (0.37, 0.46)  # (x, y)
+# (centre (x, y), half-axes (x, y)) of each region's ellipse.
+FACE_ELLIPSES = {
+    "face": ((0.5, 0.5), (0.37, 0.46)),
+    # Where the action units move the face, and only there: from the low forehead (the brows
+    # at about 0.19 of the height, AU1/AU2 lift the skin above them) to the chin boss (AU17,
+    # about 0.76), cheek to cheek (AU6 and AU12's cheeks at 0.30 and 0.70), inside the face's
+    # outline. The outline itself is left out: a head that turns in real footage slides it
+    # over the background, which no affine fit removes, and no action unit moves it.
+    "inner": ((0.5, 0.44), (0.26, 0.37)),
+}
 FACE_EDGE = 0.08
 
 
-def face_region(size: int, device: torch.device | str | None = None) -> Tensor:
-    """(size, size) float weights in [0, 1]: 1 on the aligned face, 0 well outside it."""
+def face_region(size: int, device: torch.device | str | None = None, region: str = "face"
+                ) -> Tensor:
+    """(size, size) float weights in [0, 1]: 1 on the aligned face (or its inner part),
+    0 well outside it."""
+    (cx, cy), (ax, ay) = FACE_ELLIPSES[region]
     steps = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size
     ys, xs = torch.meshgrid(steps, steps, indexing="ij")
-    radius = torch.sqrt(((xs - FACE_CENTRE[0]) / FACE_HALF_AXES[0]) ** 2
-                        + ((ys - FACE_CENTRE[1]) / FACE_HALF_AXES[1]) ** 2)
+    radius = torch.sqrt(((xs - cx) / ax) ** 2 + ((ys - cy) / ay) ** 2)
     return ((1.0 - radius) / FACE_EDGE + 0.5).clamp(0.0, 1.0)
 
 
 def motion_input(flow: Tensor, cfg: FlowConfig, input_size: int) -> Tensor:
     """Raw flow → pixels at input_size with the head's motion removed (cfg.head_motion): the
     motion the network's input and the motion level both describe. With cfg.region "face"
-    the head's motion is measured on the face alone and the flow outside it faded to zero."""
+    (or "inner") the head's motion is measured on the face (its inner part) alone and the
+    flow outside it faded to zero."""
     return _motion(resize_flow(flow, input_size), cfg.head_motion, cfg.region)
 
 
 def _motion(clip: Tensor, head_motion: str, region: str) -> Tensor:
     if region == "frame":
         return remove_head_motion(clip, head_motion)
-    if region != "face":
-        raise ValueError(f"region: {region!r} is not frame or face")
-    weights = face_region(clip.shape[-1], clip.device)
+    if region not in FACE_ELLIPSES:
+        raise ValueError(f"region: {region!r} is not frame, face or inner")
+    weights = face_region(clip.shape[-1], clip.device, region)
     return remove_head_motion(clip, head_motion, weights) * weights
 
 
@@ -199,9 +210,9 @@ def prepare_flow(flow: Tensor, bound: float, input_size: int, *,
     would blow a near-still frame's noise up to full scale). When the frames are resized, the
     displacements are scaled with them first, so `bound` keeps meaning pixels at input_size.
     `head_motion` is removed next (`remove_head_motion`), on the face alone and with the rest
-    faded out when `region` is "face" (`face_region`). With `scale="clip"` each clip is then
-    multiplied by reference / max(its motion_level, floor): its pattern of motion is kept, its
-    overall strength is not.
+    faded out when `region` is "face" or "inner" (`face_region`). With `scale="clip"` each
+    clip is then multiplied by reference / max(its motion_level, floor): its pattern of
+    motion is kept, its overall strength is not.
     """
     return bounded_flow(_motion(resize_flow(flow, input_size), head_motion, region), bound,
                         scale=scale, reference=reference, floor=floor)

@@ -30,7 +30,7 @@ from attrmer.predict.clips import (
     video_fps,
     widen,
 )
-from attrmer.predict.confidence import MIN_FRAMES
+from attrmer.predict.confidence import MIN_FRAMES, mouth_cycles
 from attrmer.predict.long_video import SpottedWindow, is_long, spotted_windows
 from attrmer.predict.predictor import (
     STEPS,
@@ -218,6 +218,9 @@ def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice
             raise ClipError("face lost", "the face is gone after the first frame")
         frames = frames[:kept]
         window = find_window(motion_signal(aligned[:kept]))
+        # Speech shows as the mouth opening again and again over the searched frames, more
+        # than inside the one window found there.
+        cycles = mouth_cycles(aligned[:kept])
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     onset, offset = widen(window.onset, window.offset, window.apex, MIN_FRAMES, len(frames))
@@ -226,6 +229,7 @@ def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice
     # A clip with no clear peak is kept whole, which is right for a clip already cut to one
     # expression; whether it moves too little for the model is the motion check's call.
     record["peak_px"] = round(window.peak, 3)
+    record["mouth_cycles"] = cycles
     if kept < last - first + 1:
         record["face_lost_at"] = first + kept
     return frames[onset:offset + 1], record, time.perf_counter() - start
@@ -293,7 +297,11 @@ def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
             decode_seconds = time.perf_counter() - start - window_seconds
             if spotted is not None:
                 span.update(how="spot", apex=spotted.apex, spotted=spotted.found)
-            clip = preparer.prepare(frames)
+            # The window search counted the mouth's cycles over every frame it searched.
+            searched = span.pop("mouth_cycles", None)
+            clip = preparer.prepare(frames, count_mouth=searched is None)
+            if searched is not None:
+                clip.mouth_cycles = searched
         except InputError as exc:
             records[-1]["error"] = str(exc)
             continue

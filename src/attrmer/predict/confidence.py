@@ -6,7 +6,9 @@
   `motion_level` against the training range recorded in the model directory): a 10 px smile
   shown to a model of 0.5 px micro-expressions is outside what it learnt, whatever it says;
 - no class is likely: the top calibrated probability is below `MIN_PROBABILITY`;
-- the clip is too short to hold an onset, an apex and an offset (`MIN_FRAMES`).
+- the clip is too short to hold an onset, an apex and an offset (`MIN_FRAMES`);
+- the mouth opens and closes again and again (`mouth_cycles`): speech, or laughter or sobbing,
+  which no micro-expression does (one onset, one apex, one offset) and the model never saw.
 In an ensemble the motion check asks every model about its own training range and counts
 against the answer when most of them find the clip outside it.
 """
@@ -29,6 +31,10 @@ MIN_AGREEMENT = 0.8  # 4 of 5 seeds
 MOTION_TOLERANCE = 2.0  # times beyond the training range, either way
 MIN_PROBABILITY = 0.5
 MIN_FRAMES = 5  # a micro-expression lasts at least ~1/6 s: 5 frames at 30 fps
+# Two full openings and closings of the jaw: a micro-expression has one apex, speech one per
+# syllable. An opening counts from the jaw drop that spotting takes for a syllable
+# (spot.speech_jaw_drop, 1.5 px of the 112 px aligned face).
+SPEECH_CYCLES = 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,36 @@ class Confidence:
 
     motion: float
     reasons: tuple[str, ...] = ()
+
+
+def mouth_cycles(aligned: np.ndarray, jaw_drop: float | None = None) -> int:
+    """How often the jaw opens and closes again in aligned frames ((n, S, S, 3) RGB uint8):
+    the chin's vertical track (`attrmer.spot.tracking`) read as a zigzag whose legs are at
+    least `jaw_drop` pixels long (112 px face; default spot.speech_jaw_drop), two legs a
+    cycle. A smile or a laugh that opens the mouth once and holds it is one leg, none a cycle."""
+    from attrmer.config import SpotConfig
+    from attrmer.spot.regions import CHIN
+    from attrmer.spot.tracking import track_aligned
+
+    if len(aligned) < 3:
+        return 0
+    cfg = SpotConfig()
+    step = cfg.speech_jaw_drop if jaw_drop is None else jaw_drop
+    chin = track_aligned(aligned, cfg=cfg).positions[:, CHIN, 1].astype(np.float64)
+    # direction: 0 before the first leg (lowest and highest so far), +1 on a rising leg, -1 on
+    # a falling one (`extreme`: the leg's furthest point so far).
+    legs, direction, low, high = 0, 0, chin[0], chin[0]
+    extreme = chin[0]
+    for value in chin[1:]:
+        if direction == 0:
+            low, high = min(low, value), max(high, value)
+            if value - low >= step or high - value >= step:
+                legs, direction, extreme = 1, 1 if value - low >= step else -1, value
+        elif direction * (value - extreme) > 0:
+            extreme = value
+        elif direction * (extreme - value) >= step:
+            legs, direction, extreme = legs + 1, -direction, value
+    return legs // 2
 
 
 def calibrated(probabilities: np.ndarray, calibration: Mapping[str, Any] | None) -> np.ndarray:
@@ -97,6 +133,9 @@ def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
     top = max(probabilities.values())
     if top < MIN_PROBABILITY:
         reasons.append(f"no class is likely (the most probable, {label}, has {top:.2f})")
+    if clip.mouth_cycles >= SPEECH_CYCLES:
+        reasons.append(f"the mouth opens and closes {clip.mouth_cycles} times, as in speech, "
+                       "laughter or sobbing: a micro-expression model has not learnt those")
     if clip.frames < MIN_FRAMES:
         reasons.append(f"only {clip.frames} frames: too short to show an expression's onset, "
                        "apex and offset")

@@ -29,7 +29,7 @@ from attrmer.modelfile import (
     load_model_dir,
     read_model_settings,
 )
-from attrmer.predict.confidence import Confidence, assess, calibrated
+from attrmer.predict.confidence import Confidence, assess, calibrated, mouth_cycles
 from attrmer.preprocess.flow import FLOW_FIELD_KEYS
 from attrmer.preprocess.frames import ClipError, natural_key
 
@@ -83,12 +83,14 @@ SEEDS_DIR = "seeds"
 
 @dataclass
 class PreparedClip:
-    """A clip ready for the network: TIM RGB (3, T, S, S) uint8, raw flow (2, T, S, S)."""
+    """A clip ready for the network: TIM RGB (3, T, S, S) uint8, raw flow (2, T, S, S), and
+    how often its mouth opened and closed (`confidence.mouth_cycles`: speech, when twice)."""
 
     rgb: np.ndarray
     flow: np.ndarray
     frames: int
     timings: dict[str, float]
+    mouth_cycles: int = 0
 
 
 def model_dirs(path: str | Path) -> list[Path]:
@@ -213,9 +215,11 @@ class ClipPreparer:
         not billed to the first clip."""
         self.aligner.detect(np.zeros((64, 64, 3), np.uint8))
 
-    def prepare(self, frames: Sequence[np.ndarray]) -> PreparedClip:
-        """Align, TIM and flow one decoded clip; raises ClipError (fewer than 2 frames,
-        no face found, face leaving the frame)."""
+    def prepare(self, frames: Sequence[np.ndarray], *, count_mouth: bool = True
+                ) -> PreparedClip:
+        """Align, TIM and flow one decoded clip, and count its mouth's cycles unless the
+        caller has counted them over more frames (`count_mouth`); raises ClipError (fewer
+        than 2 frames, no face found, face leaving the frame)."""
         from attrmer.preprocess.clip import align_clip, flow_from_aligned, rgb_from_aligned
 
         frames = list(frames)
@@ -236,7 +240,9 @@ class ClipPreparer:
         # inputs identical to the ones the network was trained on.
         flow = flow.astype(np.float16).astype(np.float32)
         timings["flow"] = time.perf_counter() - start
-        return PreparedClip(rgb=rgb, flow=flow, frames=len(frames), timings=timings)
+        cycles = mouth_cycles(alignment.frames) if count_mouth else 0
+        return PreparedClip(rgb=rgb, flow=flow, frames=len(frames), timings=timings,
+                            mouth_cycles=cycles)
 
     def align(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """(n, S, S, 3) aligned frames of a decoded clip (for finding its window)."""

@@ -90,7 +90,8 @@ def pretraining_params(params: Params, root: Path, faces: list[int]) -> Params:
         params,
         data=dataclasses.replace(params.data, name="synthetic", root=str(root / "corpus"),
                                  classes=cfg.classes),
-        synth=dataclasses.replace(params.synth, seed=cfg.seed, clips=cfg.clips, faces=faces),
+        synth=dataclasses.replace(params.synth, seed=cfg.seed, clips=cfg.clips, faces=faces,
+                                  speech_probability=cfg.speech, speech_px=cfg.speech_px),
         # Every subject trains: nothing is selected on the corpus, the last step is kept.
         split=dataclasses.replace(params.split, protocol="holdout", validation_fraction=0.0),
         train=train,

@@ -9,8 +9,9 @@ and draws them together, AU15 pulls the lip corners down, and so on.
 
 Control points are the 68 landmarks plus a few points derived from them where FACS names skin
 that carries no landmark (forehead, cheeks, chin boss, the skin beside and below the lip
-corners). The jaw outline and points high on the forehead never move: they pin the face's
-outline in place for the warp.
+corners). The jaw outline and points high on the forehead never move in an AU: they pin the
+face's outline in place for the warp. Only speech (`speech_displacement`) brings the lower
+outline down with the chin.
 
 Sides. `side="L"` means the subject's own left, as FACS and the CASME II coders use it; on a
 frontal, unmirrored image the subject's left is the image's RIGHT. dlib numbers the landmarks as
@@ -272,6 +273,21 @@ def eye_opening(face: FaceFrame) -> float:
     """Mean distance between the upper and the lower lid points, pixels."""
     lm = face.landmarks
     return float(np.mean(np.linalg.norm(lm[[37, 38, 43, 44]] - lm[[41, 40, 47, 46]], axis=1)))
+
+
+# Speech: the jaw opens and the lips part, the jaw outline coming down with the chin (unlike
+# a micro-expression's jaw drop, which stays a fraction of a pixel at the outline). Weights
+# of the outline points 4..12, chin (8) most.
+_SPEECH_OUTLINE = {4: 0.15, 5: 0.4, 6: 0.7, 7: 0.9, 8: 1.0, 9: 0.9, 10: 0.7, 11: 0.4, 12: 0.15}
+
+
+def speech_displacement(face: FaceFrame) -> np.ndarray:
+    """Control-point displacement of the mouth opening in speech, peak 1 px (frame pixels):
+    AU26 with AU25 and the jaw outline following the chin down."""
+    moves = pattern_displacement(face, 26) + 0.6 * pattern_displacement(face, 25)
+    for point, weight in _SPEECH_OUTLINE.items():
+        moves[point] = weight * face.down
+    return moves / np.linalg.norm(moves, axis=1).max()
 
 
 def blink_displacement(face: FaceFrame, closure: float) -> np.ndarray:

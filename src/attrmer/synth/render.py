@@ -54,6 +54,7 @@ from attrmer.synth.motion import (
     blink_displacement,
     control_points,
     expression_displacement,
+    speech_displacement,
 )
 from attrmer.synth.texture import skin_texture
 from attrmer.synth.warp import Warper, thin_plate_field
@@ -248,6 +249,15 @@ class Blink:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """The mouth opening and closing as in speech: `rate_hz` syllables a second."""
+
+    rate_hz: float
+    phase: float  # radians at the clip's first frame
+    opening_px: float  # widest opening, aligned pixels
+
+
+@dataclass(frozen=True)
 class ClipSpec:
     """Everything needed to render one clip; drawn up front so rendering order is irrelevant."""
 
@@ -262,6 +272,7 @@ class ClipSpec:
     drift: tuple[tuple[float, float], ...]  # (x, y) shift per frame, pixels
     gain: tuple[float, ...]  # illumination gain per frame
     noise_seed: int
+    speech: Speech | None = None
 
     @property
     def apex_frame(self) -> int:
@@ -332,6 +343,15 @@ def flicker_gain(rng: np.random.Generator, n_frames: int, fps: float, flicker: f
                             + 0.3 * rng.uniform(-1, 1, n_frames))
 
 
+def _draw_speech(rng: np.random.Generator, cfg: SynthConfig) -> Speech | None:
+    # Nothing is drawn without speech, so that corpora without it stay as they were.
+    if cfg.speech_probability <= 0 or rng.random() >= cfg.speech_probability:
+        return None
+    return Speech(rate_hz=round(float(rng.uniform(3.0, 6.0)), 3),
+                  phase=round(float(rng.uniform(0, 2 * np.pi)), 4),
+                  opening_px=round(float(cfg.speech_px * rng.uniform(0.25, 1.0)), 4))
+
+
 def chosen_faces(cfg: SynthConfig, faces: list[Face]) -> list[Face]:
     """The faces `cfg.faces` names (all of them when it names none), in subject order."""
     if not cfg.faces:
@@ -385,6 +405,7 @@ def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
             "drift": tuple((round(float(x), 4), round(float(y), 4)) for x, y in drift),
             "gain": tuple(round(float(g), 5) for g in gain),
             "noise_seed": int(rng.integers(0, 2**31 - 1)),
+            "speech": _draw_speech(rng, cfg),
         })
 
     specs = []
@@ -418,6 +439,22 @@ def blink_field(face: Face, closure: float) -> np.ndarray:
     return thin_plate_field(control_points(frame), blink_displacement(frame, closure),
                             face.image.shape[:2],
                             min_separation=MERGE_SEPARATION_IOD * frame.interocular)
+
+
+def speech_field(face: Face, speech: Speech) -> np.ndarray:
+    """Dense displacement of the mouth at its widest opening in `speech`."""
+    frame = face.frame
+    moves = speech_displacement(frame) * (speech.opening_px * face.pixels_per_aligned_pixel)
+    return thin_plate_field(control_points(frame), moves, face.image.shape[:2],
+                            min_separation=MERGE_SEPARATION_IOD * frame.interocular)
+
+
+def speech_profile(n_frames: int, fps: float, speech: Speech | None) -> np.ndarray:
+    """Mouth opening over the clip, 0 (closed) to 1 (widest), one cycle per syllable."""
+    if speech is None:
+        return np.zeros(n_frames)
+    t = np.arange(n_frames, dtype=np.float64) / fps
+    return 0.5 * (1 - np.cos(2 * np.pi * speech.rate_hz * t + speech.phase))
 
 
 def blink_profile(n_frames: int, blink: Blink | None) -> np.ndarray:
@@ -510,6 +547,9 @@ def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
     if spec.blink is not None:
         fields.append((blink_profile(spec.n_frames, spec.blink),
                        blink_field(face, spec.blink.closure)))
+    if spec.speech is not None:
+        fields.append((speech_profile(spec.n_frames, cfg.fps, spec.speech),
+                       speech_field(face, spec.speech)))
 
     warper = Warper(face.image)
     rng = np.random.default_rng(spec.noise_seed)
@@ -542,6 +582,8 @@ def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
         "gain_range": [min(spec.gain), max(spec.gain)],
         "still": face.still,
     }
+    if spec.speech is not None:  # absent otherwise: corpora without speech stay as they were
+        truth["speech"] = dataclasses.asdict(spec.speech)
     return RenderedClip(frames, truth)
 
 
