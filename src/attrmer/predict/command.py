@@ -298,10 +298,7 @@ def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
             if spotted is not None:
                 span.update(how="spot", apex=spotted.apex, spotted=spotted.found)
             # The window search counted the mouth's cycles over every frame it searched.
-            searched = span.pop("mouth_cycles", None)
-            clip = preparer.prepare(frames, count_mouth=searched is None)
-            if searched is not None:
-                clip.mouth_cycles = searched
+            clip = preparer.prepare(frames, cycles=span.pop("mouth_cycles", None))
         except InputError as exc:
             records[-1]["error"] = str(exc)
             continue

@@ -46,11 +46,11 @@ class Confidence:
     reasons: tuple[str, ...] = ()
 
 
-def mouth_cycles(aligned: np.ndarray, jaw_drop: float | None = None) -> int:
+def mouth_cycles(aligned: np.ndarray) -> int:
     """How often the jaw opens and closes again in aligned frames ((n, S, S, 3) RGB uint8):
     the chin's vertical track (`attrmer.spot.tracking`) read as a zigzag whose legs are at
-    least `jaw_drop` pixels long (112 px face; default spot.speech_jaw_drop), two legs a
-    cycle. A smile or a laugh that opens the mouth once and holds it is one leg, none a cycle."""
+    least spot.speech_jaw_drop pixels long (of the 112 px face), two legs a cycle. A smile
+    or a laugh that opens the mouth once and holds it is one leg, none a cycle."""
     from attrmer.config import SpotConfig
     from attrmer.spot.regions import CHIN
     from attrmer.spot.tracking import track_aligned
@@ -58,7 +58,7 @@ def mouth_cycles(aligned: np.ndarray, jaw_drop: float | None = None) -> int:
     if len(aligned) < 3:
         return 0
     cfg = SpotConfig()
-    step = cfg.speech_jaw_drop if jaw_drop is None else jaw_drop
+    step = cfg.speech_jaw_drop
     chin = track_aligned(aligned, cfg=cfg).positions[:, CHIN, 1].astype(np.float64)
     # direction: 0 before the first leg (lowest and highest so far), +1 on a rising leg, -1 on
     # a falling one (`extreme`: the leg's furthest point so far).

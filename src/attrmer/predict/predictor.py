@@ -215,11 +215,11 @@ class ClipPreparer:
         not billed to the first clip."""
         self.aligner.detect(np.zeros((64, 64, 3), np.uint8))
 
-    def prepare(self, frames: Sequence[np.ndarray], *, count_mouth: bool = True
+    def prepare(self, frames: Sequence[np.ndarray], *, cycles: int | None = None
                 ) -> PreparedClip:
-        """Align, TIM and flow one decoded clip, and count its mouth's cycles unless the
-        caller has counted them over more frames (`count_mouth`); raises ClipError (fewer
-        than 2 frames, no face found, face leaving the frame)."""
+        """Align, TIM and flow one decoded clip, and count its mouth's cycles, unless the
+        caller counted them over more frames (`cycles`); raises ClipError (fewer than 2
+        frames, no face found, face leaving the frame)."""
         from attrmer.preprocess.clip import align_clip, flow_from_aligned, rgb_from_aligned
 
         frames = list(frames)
@@ -240,7 +240,8 @@ class ClipPreparer:
         # inputs identical to the ones the network was trained on.
         flow = flow.astype(np.float16).astype(np.float32)
         timings["flow"] = time.perf_counter() - start
-        cycles = mouth_cycles(alignment.frames) if count_mouth else 0
+        if cycles is None:
+            cycles = mouth_cycles(alignment.frames)
         return PreparedClip(rgb=rgb, flow=flow, frames=len(frames), timings=timings,
                             mouth_cycles=cycles)
 
