@@ -12,6 +12,7 @@ import yaml
 from attrmer.config import Params
 from attrmer.datasets import DatasetError
 from attrmer.datasets.prepare import cli, prepare_dataset
+from attrmer.io import OWNER_MARKER
 from attrmer.manifest import COLUMNS, read_manifest, usable
 from stages import prepare as prepare_stage
 from tests.fixtures.datasets.builders import casme2_2014, shared_casme2_2014, write_casme2
@@ -51,7 +52,8 @@ def test_prepare_writes_manifest_and_summary(casme2_root, tmp_path, capsys):
     assert "sub04/EP12_01f  ok      apex '/' -> middle of onset..offset" in summary
     happiness = next(line for line in summary.splitlines() if line.startswith("  happiness"))
     assert happiness.split()[-1] == "32"
-    assert not list(interim.glob("*.tmp")) and not list(interim.glob(".*"))
+    assert not list(interim.glob("*.tmp"))
+    assert [p.name for p in interim.glob(".*")] == [OWNER_MARKER]
 
 
 def test_prepare_loso_and_validation(casme2_root, tmp_path):

@@ -18,6 +18,7 @@ import yaml
 from openpyxl import load_workbook
 
 from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
+from attrmer.io import OWNER_MARKER
 from attrmer.synth.cli import cli
 from attrmer.synth.long_video import render_long_corpus
 from attrmer.synth.long_video.corpus import (
@@ -74,7 +75,7 @@ def test_frames_lie_in_the_part_a_layout(corpus: Path, truth: dict) -> None:
         assert image.shape[0] == TINY.frame_height
         assert [image.shape[1], image.shape[0]] == truth["frame_size"]
     assert sorted(p.name for p in corpus.iterdir()) == sorted(
-        [SHEET_NAME, CORPUS_JSON, videos[0]["subject"]])
+        [SHEET_NAME, CORPUS_JSON, videos[0]["subject"], OWNER_MARKER])
     assert not list(corpus.parent.glob(".*tmp")), "the temporary folder was left behind"
 
 

@@ -24,6 +24,7 @@ from attrmer.preprocess.store import ClipStore
 @pytest.mark.parametrize("resolution", ["casme2", "samm"])
 def test_align_stage_runs_on_a_real_sized_corpus(tmp_path, resolution: str) -> None:
     layout = SYNTH_RESOLUTIONS[resolution]
+    (tmp_path / "raw").mkdir()  # outside the project: rendered only into a folder made for it
     params = Params.from_dict({
         "data": {"name": "synthetic", "root": str(tmp_path / "raw")},
         "split": {"test_fraction": 0.5},

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from attrmer.cli import COMMANDS
+from attrmer.io import OWNER_MARKER
 from attrmer.predict.command import EXIT_INPUT, EXIT_OK
 from attrmer.spot.command import cli, video_key, video_name
 from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
@@ -68,7 +69,8 @@ def test_spot_writes_its_files_and_finds_the_movement(
     code = cli([str(long_video), "--out", str(out), "--truth", str(truth), "--json"])
     captured = capsys.readouterr()
     assert code == EXIT_OK, captured.err
-    assert {p.name for p in out.iterdir()} == {"intervals.csv", "intervals.json", "timeline.png"}
+    assert {p.name for p in out.iterdir()} == {"intervals.csv", "intervals.json", "timeline.png",
+                                               OWNER_MARKER}
     record = json.loads(captured.out)
     assert record == json.loads((out / "intervals.json").read_text())
     assert record["frames"] == FRAMES and record["fps"] == 30.0  # the folder default, noted:
@@ -88,7 +90,8 @@ def test_spot_writes_its_files_and_finds_the_movement(
 
 def test_the_table_names_each_interval_in_frames_and_seconds(
         long_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli([str(long_video / "color"), "--out", str(tmp_path), "--fps", "30"]) == EXIT_OK
+    assert cli([str(long_video / "color"), "--out", str(tmp_path / "out"), "--fps", "30"]) == \
+        EXIT_OK
     out = capsys.readouterr().out
     assert f"{FRAMES} frames (1-{FRAMES}) at 30 fps" in out
     assert "micro" in out and "mouth_left" in out and "wrote" in out

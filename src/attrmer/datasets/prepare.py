@@ -39,7 +39,7 @@ from attrmer.datasets.splits import (
     subject_independent_split,
 )
 from attrmer.facs import aus_to_json, parse_action_units
-from attrmer.io import write_text
+from attrmer.io import FolderNotOwnedError, claim_folder, mark_owned, write_text
 from attrmer.manifest import COLUMNS, write_manifest
 
 MANIFEST_NAME = "manifest.csv"
@@ -225,17 +225,27 @@ def assign_split(manifest: pd.DataFrame, split: SplitConfig,
 
 
 def prepare_dataset(
-    params: Params, interim_dir: Path, *, max_clip_seconds: float | None = None
+    params: Params, interim_dir: Path, *, max_clip_seconds: float | None = None,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Index the configured data into interim_dir/manifest.csv and summary.txt.
 
     For data.name "synthetic" the built-in corpus is rendered into data.root first; a
     composite data.name reads each dataset of data.roots. Raises DatasetError, naming the sheet
     and the most common reasons, when no row (of a dataset) is usable or the usable rows cannot
-    be split by subject.
+    be split by subject. Raises FolderNotOwnedError, before anything is read or rendered, when
+    interim_dir (unless `force`) or the rendering folder holds files attrmer did not write.
     """
     interim_dir = Path(interim_dir)
     data = params.data
+    render_root = Path(data.root) if data.name == "synthetic" else None
+    own = {MANIFEST_NAME, SUMMARY_NAME}
+    if render_root is not None and render_root.parent.resolve() == interim_dir.resolve():
+        own.add(render_root.name)  # the default data/interim/synthetic
+    claim_folder(interim_dir, command="attrmer prepare", force=force, replaces=False,
+                 own_names=frozenset(own))
+    if render_root is not None:
+        _require_render_root(render_root, interim_dir)
     if max_clip_seconds is None:
         max_clip_seconds = data.max_clip_seconds
     if data.name in COMPOSITES:
@@ -251,7 +261,7 @@ def prepare_dataset(
             # Imported here: only the synthetic dataset needs the renderer and its dependencies.
             from attrmer.synth import render_corpus
 
-            root = render_corpus(Path(data.root), params.synth)
+            root = render_corpus(render_root, params.synth)
             adapter = get_adapter("synthetic", root, fps=float(params.synth.fps))
         else:
             adapter = get_adapter(data.name, data.root)
@@ -261,10 +271,27 @@ def prepare_dataset(
         _require_usable(manifest, adapter)
         _require_every_class(manifest, class_set, adapter.located.sheet.as_posix())
         summary = summarize(manifest, adapter=adapter, class_set=class_set, split=params.split)
+    interim_dir.mkdir(parents=True, exist_ok=True)
+    mark_owned(interim_dir, "attrmer prepare")
     write_manifest(manifest, interim_dir / MANIFEST_NAME)
     write_text(interim_dir / SUMMARY_NAME, summary)
     print(summary, end="")
     return manifest
+
+
+def _require_render_root(root: Path, interim_dir: Path) -> None:
+    """The built-in corpus is rendered under the project (the working folder) or beside the
+    manifest, or into a folder elsewhere that the user made for it: a typo in data.root must
+    not fill another disk. An existing folder must be empty or an earlier render."""
+    inside = any(root.resolve().is_relative_to(place.resolve())
+                 for place in (Path.cwd(), interim_dir))
+    if not root.exists() and not inside:
+        raise DatasetError(
+            f"data.root: {root} does not exist; the built-in corpus is rendered under the "
+            "project (default data/interim/synthetic) or into an empty folder you create for it")
+    from attrmer.synth.render import CORPUS_ENTRIES
+
+    claim_folder(root, command="attrmer prepare", forcible=False, own_names=CORPUS_ENTRIES)
 
 
 def summarize(
@@ -437,6 +464,10 @@ def cli(argv: list[str] | None = None) -> int:
         prog="attrmer prepare",
         description="Index a micro-expression dataset (as delivered) into manifest.csv and "
         "summary.txt.",
+        epilog="exit codes:\n  0  indexed\n  1  bad settings or data (no usable clip, a sheet "
+               "that does not read, ...)\n  2  usage error\n  4  --interim-dir or the built-in "
+               "corpus' data.root holds files\n     attrmer did not write (nothing was changed)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--params", default="params.yaml",
                         help="params file (default: %(default)s)")
@@ -449,6 +480,9 @@ def cli(argv: list[str] | None = None) -> int:
                         help="override data.classes: a set name or comma-separated emotions")
     parser.add_argument("--max-clip-seconds", type=float, default=None,
                         help="override data.max_clip_seconds: clips longer than this fail")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --interim-dir even when it holds files attrmer did "
+                             "not write (manifest.csv and summary.txt are replaced)")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
@@ -463,7 +497,11 @@ def cli(argv: list[str] | None = None) -> int:
         if overrides:
             params = dataclasses.replace(params, data=dataclasses.replace(params.data, **overrides))
             params.validate()
-        prepare_dataset(params, Path(args.interim_dir), max_clip_seconds=args.max_clip_seconds)
+        prepare_dataset(params, Path(args.interim_dir), max_clip_seconds=args.max_clip_seconds,
+                        force=args.force)
+    except FolderNotOwnedError as exc:
+        print(f"attrmer prepare: {exc}", file=sys.stderr)
+        return 4
     except (DatasetError, ConfigError) as exc:
         print(f"attrmer prepare: {exc}", file=sys.stderr)
         return 1

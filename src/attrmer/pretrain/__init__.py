@@ -117,6 +117,8 @@ def run_pretraining(params: Params, out_dir: str | Path, *,
     work = Path(tempfile.mkdtemp(prefix="attrmer-pretrain-")) if own_work else Path(work_dir)
     try:
         pt = pretraining_params(params, work, faces)
+        # Made here: prepare renders outside the project only into a folder made for it.
+        Path(pt.data.root).mkdir(parents=True, exist_ok=True)
         interim = work / "interim"
         # prepare's summary describes a train/test split that pretraining then overrides
         # (every clip trains): kept in the work folder, not printed.

@@ -29,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+from attrmer.io import FolderNotOwnedError
 from attrmer.report.records import (
     SUMMARY_METRICS,
     ExperimentRecord,
@@ -85,11 +86,18 @@ def cli(argv: list[str]) -> int:
         prog="attrmer report",
         description="Write the paper's tables (Markdown) and figures (PNG and dvc plots data) "
                     "from finished DVC experiments.",
+        epilog="exit codes:\n  0  written (or compared)\n  1  the experiments could not be "
+               "read or compared\n  2  usage error\n  4  --out holds files attrmer did not "
+               "write (nothing was changed)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--exp-json", type=Path,
                         help="read this `dvc exp show --json` output instead of running dvc")
     parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="output folder, replaced whole (default: reports)")
+                        help="output folder: new, empty or an earlier report, which is replaced "
+                             "whole; any other folder is refused (default: reports)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out even when it holds files attrmer did not write")
     parser.add_argument("--repo", type=Path, default=Path("."),
                         help="the DVC repository to ask (default: the current folder)")
     parser.add_argument("--all-commits", action="store_true",
@@ -117,6 +125,10 @@ def cli(argv: list[str]) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"attrmer report: {exc}", file=sys.stderr)
         return 1
-    tables = write_report(records, args.out, skipped=skipped, source=source)
+    try:
+        tables = write_report(records, args.out, skipped=skipped, source=source, force=args.force)
+    except FolderNotOwnedError as exc:
+        print(f"attrmer report: {exc}", file=sys.stderr)
+        return 4
     print(f"attrmer report: {len(records)} experiment(s) -> {tables}")
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 from attrmer.baselines import DEEP
 from attrmer.evaluate.plots import plot_alpha_sweep, plot_depth_comparison
 from attrmer.evaluate.summary import dataset_label
-from attrmer.io import atomic_path, write_json, write_text
+from attrmer.io import owned_folder, write_json, write_text
 from attrmer.report.records import (
     BASELINE_METRICS_DIR,
     DEPTHS,
@@ -40,6 +40,9 @@ from attrmer.report.statistics import compare, unpaired_reason
 # --------------------------------------------------------------------------------------------
 # Writing the report
 
+
+# What a report writes: a folder holding only these is an earlier report (see attrmer.io).
+REPORT_ENTRIES = frozenset({"tables.md", "experiments.json", "figures", "plots"})
 
 SYNTHETIC_NOTE = (
     "⚠ Rows and figures marked ⚠ are on attrmer's built-in synthetic data: they check that the "
@@ -386,14 +389,17 @@ def write_report(
     paper: Mapping[str, Any] | None = None,
     skipped: Sequence[str] = (),
     source: str = "dvc exp show",
+    force: bool = False,
 ) -> Path:
     """Write tables.md, figures/, plots/ and experiments.json into `out_dir` (replaced whole).
 
-    Returns the path of tables.md.
+    Returns the path of tables.md. A folder holding other files is refused
+    (FolderNotOwnedError) unless `force`.
     """
     paper = paper if paper is not None else load_paper_results()
     out_dir = Path(out_dir)
-    with atomic_path(out_dir, directory=True) as tmp:
+    with owned_folder(out_dir, command="attrmer report", force=force,
+                      own_names=REPORT_ENTRIES) as tmp:
         conditions = group_conditions(records)
         lines = ["# attrmer: the paper's tables and figures", "",
                  f"Made from {len(records)} finished experiment(s) read from {source}."]

@@ -24,6 +24,7 @@ import numpy as np
 
 from attrmer.config import ConfigError, Params, SpotConfig, load_params, load_params_if_present
 from attrmer.errors import AttrmerError
+from attrmer.io import FolderNotOwnedError, claim_folder
 
 # The frame rate of a frame folder when --fps is not given: CAS(ME)^3's, whose layout
 # (<Subject>/<Filename>/color/<N>.jpg) the built-in long-video corpus shares.
@@ -33,6 +34,8 @@ from attrmer.spot.intervals import KINDS, Interval
 CSV_COLUMNS = ("onset", "apex", "offset", "kind", "score", "region", "onset_seconds",
                "offset_seconds", "frames")
 PARAMS_FILE = Path("params.yaml")
+# What `write_outputs` writes: a folder holding only these is an earlier --out (attrmer.io).
+OUTPUT_FILES = frozenset({"intervals.csv", "intervals.json", "timeline.png"})
 
 
 def build_parser(exit_codes: str) -> argparse.ArgumentParser:
@@ -55,7 +58,10 @@ def build_parser(exit_codes: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("path", type=Path, metavar="VIDEO_OR_FRAME_FOLDER")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="where the files go (default: spot/<video name>)")
+                        help="where the files go: a new, empty or earlier --out folder (default: "
+                             "spot/<video name>); a folder holding other files is refused")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even when it holds files attrmer did not write")
     parser.add_argument("--json", action="store_true",
                         help="print intervals.json's record instead of the table")
     parser.add_argument("--params", type=Path, default=None, metavar="FILE",
@@ -85,7 +91,8 @@ def cli(argv: list[str]) -> int:
     exit_codes = (f"exit codes:\n  {EXIT_OK}  the video was spotted and every file written\n"
                   f"  {EXIT_INPUT}  usage error, bad params, or an input that cannot be spotted "
                   "(missing,\n     not decodable, no face in any frame, unreadable --truth)\n"
-                  f"  {EXIT_OUTPUT}  an output file could not be written\n")
+                  f"  {EXIT_OUTPUT}  an output file could not be written, or --out holds files "
+                  "attrmer did not\n     write (refused before spotting)\n")
     parser = build_parser(exit_codes)
     try:
         args = parser.parse_args(argv)
@@ -102,6 +109,12 @@ def cli(argv: list[str]) -> int:
         truth = read_truth(args.truth, source.path) if args.truth is not None else None
     except (AttrmerError, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
+    out = args.out if args.out is not None else Path("spot") / video_name(source.path)
+    try:  # before the video is read: a refused folder costs nothing
+        claim_folder(out, command="attrmer spot", force=args.force, replaces=False,
+                     own_names=OUTPUT_FILES)
+    except FolderNotOwnedError as exc:
+        return _fail(str(exc), EXIT_OUTPUT)
     fps = args.fps or video_fps(source)
     if fps is None:
         fps = FOLDER_FPS
@@ -120,7 +133,6 @@ def cli(argv: list[str]) -> int:
         return _fail(f"{source.path}: {exc}", EXIT_INPUT)
 
     record = spot_record(result, source.path, params.spot, truth)
-    out = args.out if args.out is not None else Path("spot") / video_name(source.path)
     try:
         write_outputs(out, result, record, source.path, truth, params.spot)
     except OSError as exc:
@@ -291,10 +303,11 @@ def spot_record(result: Any, path: Path, cfg: SpotConfig, truth: Truth | None) -
 def write_outputs(out: Path, result: Any, record: dict[str, Any], path: Path,
                   truth: Truth | None, cfg: SpotConfig) -> None:
     """intervals.csv, intervals.json and timeline.png in `out`, each written atomically."""
-    from attrmer.io import write_json, write_text
+    from attrmer.io import mark_owned, write_json, write_text
     from attrmer.spot.timeline import plot_timeline
 
     out.mkdir(parents=True, exist_ok=True)
+    mark_owned(out, "attrmer spot")
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(CSV_COLUMNS + (("matches_truth",) if truth is not None else ()))

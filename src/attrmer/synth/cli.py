@@ -14,14 +14,29 @@ import time
 from pathlib import Path
 
 from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
+from attrmer.io import FolderNotOwnedError
+
+EXIT_OK, EXIT_USAGE, EXIT_OUTPUT = 0, 2, 4
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_OK}  rendered
+  {EXIT_USAGE}  usage error or bad settings
+  {EXIT_OUTPUT}  OUT_DIR holds files attrmer did not write (nothing was changed)
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attrmer synth",
         description="Render the synthetic micro-expression corpus (CASME II layout) into OUT_DIR.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("out_dir", type=Path, help="folder to write (replaced whole)")
+    parser.add_argument("out_dir", type=Path,
+                        help="folder to write: new, empty or an earlier render, which is "
+                             "replaced whole (any other folder is refused)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace OUT_DIR even when it holds files attrmer did not write")
     parser.add_argument("--params", type=Path, default=None,
                         help="params file whose `synth` section (with --long: `spot.corpus`) "
                              "to use (default: built-in defaults)")
@@ -53,9 +68,13 @@ def cli(argv: list[str]) -> int:
             raise ConfigError("--videos: only with --long (the clip corpus counts --clips)")
     except ConfigError as exc:
         print(f"attrmer synth: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     start = time.perf_counter()
-    out = render_corpus(args.out_dir, cfg, workers=args.workers)
+    try:
+        out = render_corpus(args.out_dir, cfg, workers=args.workers, force=args.force)
+    except FolderNotOwnedError as exc:
+        print(f"attrmer synth: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     print(f"attrmer synth: {cfg.clips} clips in {out} ({time.perf_counter() - start:.1f} s)",
           file=sys.stderr)
     return 0
@@ -73,10 +92,13 @@ def _long(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, **overrides)
         start = time.perf_counter()
         # Planning comes first and may still refuse the settings (more videos than faces).
-        out = render_long_corpus(args.out_dir, cfg, workers=args.workers)
+        out = render_long_corpus(args.out_dir, cfg, workers=args.workers, force=args.force)
     except ConfigError as exc:
         print(f"attrmer synth: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except FolderNotOwnedError as exc:
+        print(f"attrmer synth: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     print(f"attrmer synth: {cfg.videos} long videos in {out} "
           f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return 0

@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from attrmer.config import SynthConfig
 from attrmer.frame_layouts import SYNTH_RESOLUTIONS, FrameLayout
-from attrmer.io import atomic_path
+from attrmer.io import owned_folder
 from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform, transform_scale
 from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
 from attrmer.synth.motion import (
@@ -66,6 +66,8 @@ SHEET_NAME = "CASME2-coding-synthetic.xlsx"
 FRAMES_DIR = "CASME2_RAW_selected"
 CORPUS_JSON = "corpus.json"
 CONTACT_DIR = "contact"
+# What a render writes: a folder holding only these is an earlier render (see attrmer.io).
+CORPUS_ENTRIES = frozenset({SHEET_NAME, FRAMES_DIR, CORPUS_JSON, CONTACT_DIR})
 SHEET_HEADER = (
     "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
     "Action Units", "Estimated Emotion",
@@ -679,11 +681,13 @@ def default_workers() -> int:
 
 
 def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None,
-                  contact_clips: int = 3, progress: bool = True) -> Path:
+                  contact_clips: int = 3, progress: bool = True, force: bool = False) -> Path:
     """Render the synthetic corpus into `out_dir` (replaced whole, atomically); return it.
 
     workers: processes rendering clips (None: up to 2; 1: in this process).
     contact_clips: clips per emotion shown on each contact sheet.
+    force: replace `out_dir` even when it holds files attrmer did not write (otherwise
+    FolderNotOwnedError, before anything is rendered).
     """
     from attrmer.synth.contact import write_contact_sheets
 
@@ -692,7 +696,8 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
     faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
     specs = plan_corpus(cfg, faces)
     workers = default_workers() if workers is None else max(1, workers)
-    with atomic_path(out_dir, directory=True) as tmp:
+    with owned_folder(out_dir, command="attrmer synth", force=force,
+                      own_names=CORPUS_ENTRIES) as tmp:
         bar = tqdm(total=len(specs), desc="synth: rendering clips", unit="clip",
                    disable=not progress)
         if workers == 1 or len(specs) == 1:

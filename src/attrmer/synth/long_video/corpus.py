@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from attrmer.config import SpotCorpusConfig
-from attrmer.io import atomic_path
+from attrmer.io import owned_folder
 from attrmer.synth.long_video.speech import (
     SPEECH_NOTICE,
     SpeechTracks,
@@ -233,10 +233,11 @@ def _track_frames(tracks: SpeechTracks, fps: float) -> list[int]:
 
 
 def render_long_corpus(out_dir: Path, cfg: SpotCorpusConfig, *, workers: int | None = None,
-                       progress: bool = True) -> Path:
+                       progress: bool = True, force: bool = False) -> Path:
     """Render the long-video corpus into `out_dir` (replaced whole, atomically); return it.
 
     workers: processes rendering videos (None: up to 2; 1: in this process).
+    force: replace `out_dir` even when it holds files attrmer did not write.
     """
     cfg.validate()
     out_dir = Path(out_dir)
@@ -245,7 +246,7 @@ def render_long_corpus(out_dir: Path, cfg: SpotCorpusConfig, *, workers: int | N
     specs = plan_long_corpus(cfg, faces, _track_frames(tracks, cfg.fps))
     by_subject = {face.subject: face for face in faces}
     workers = default_workers() if workers is None else max(1, workers)
-    with atomic_path(out_dir, directory=True) as tmp:
+    with owned_folder(out_dir, command="attrmer synth --long", force=force) as tmp:
         bar = tqdm(total=len(specs), desc="synth: rendering long videos", unit="video",
                    disable=not progress)
         truths = []
