@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
 from attrmer.io import OWNER_MARKER
 from attrmer.synth.cli import cli
+from attrmer.synth.identities import load_faces
 from attrmer.synth.long_video import render_long_corpus
 from attrmer.synth.long_video.corpus import (
     BLINK_HEADER,
@@ -41,7 +42,7 @@ from attrmer.synth.long_video.timeline import (
     MIN_REST_S,
     held_profile,
 )
-from attrmer.synth.render import load_faces, plan_corpus, render_clip, write_sheet
+from attrmer.synth.render import plan_corpus, render_clip, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = SpotCorpusConfig(seed=3, videos=2, videos_per_subject=2, min_seconds=12.0,
@@ -272,11 +273,12 @@ def test_the_builtin_clip_corpus_is_unchanged(tmp_path: Path) -> None:
     cfg = SynthConfig(clips=3)
     faces = load_faces(cfg.frame_height)
     specs = plan_corpus(cfg, faces)
-    # Clips that do not speak (synth.speech_probability 0) are the clips drawn before speech
-    # could be rendered: the same plan without the field that came with it.
-    assert all(spec.speech is None for spec in specs)
-    plan = json.dumps([{k: v for k, v in dataclasses.asdict(s).items() if k != "speech"}
-                       for s in specs], sort_keys=True)
+    # Clips that neither speak (synth.speech_probability 0) nor smile a real smile
+    # (synth.real_smiles 0) are the clips drawn before either could be rendered: the same plan
+    # without the fields that came with them.
+    assert all(spec.speech is None and spec.smile is None for spec in specs)
+    plan = json.dumps([{k: v for k, v in dataclasses.asdict(s).items()
+                        if k not in ("speech", "smile")} for s in specs], sort_keys=True)
     assert hashlib.sha256(plan.encode()).hexdigest() == (
         "ad9c882c469f8a53f843e7fb4db08ccdc63fe1ee41870c03df8fbb84b4e4ad4c")
     write_sheet(tmp_path / "sheet.xlsx", specs)

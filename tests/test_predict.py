@@ -514,8 +514,9 @@ def _rendered(speech: bool, n: int = 80) -> list[np.ndarray]:
     """A built-in face rendered at 200 fps with a smile (AU12) peaking at frame 30 and, with
     `speech`, the mouth opening and closing 5 times a second (2 syllables in 80 frames)."""
     from attrmer.config import SynthConfig
+    from attrmer.synth.identities import load_faces
     from attrmer.synth.motion import AuMotion
-    from attrmer.synth.render import ClipSpec, Speech, load_faces, render_clip
+    from attrmer.synth.render import ClipSpec, Speech, render_clip
 
     cfg = SynthConfig(drift_px=0.0, blink_probability=0.0, frame_height=240)
     face = load_faces(cfg.frame_height)[0]

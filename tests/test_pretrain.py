@@ -16,7 +16,8 @@ from attrmer.manifest import COLUMNS, write_manifest
 from attrmer.model import VideoNet
 from attrmer.modelfile import ModelFileError, load_model_dir, save_model_dir
 from attrmer.pretrain import pretraining_faces, pretraining_params, run_pretraining
-from attrmer.synth.render import load_faces, plan_corpus
+from attrmer.synth.identities import load_faces
+from attrmer.synth.render import plan_corpus
 from attrmer.train import train_seed
 from attrmer.train.warm_start import warm_start
 from stages import pretrain as pretrain_stage

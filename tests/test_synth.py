@@ -16,6 +16,7 @@ from attrmer.config import ConfigError, SynthConfig
 from attrmer.synth import render_corpus
 from attrmer.synth.cli import cli
 from attrmer.synth.contact import farneback
+from attrmer.synth.identities import Face, load_faces
 from attrmer.synth.motion import (
     CHEEK_LEFT,
     CHEEK_RIGHT,
@@ -32,12 +33,10 @@ from attrmer.synth.render import (
     FRAMES_DIR,
     SHEET_NAME,
     ClipSpec,
-    Face,
     Speech,
     au_cell,
     encode_jpeg,
     expression_profile,
-    load_faces,
     plan_corpus,
     render_clip,
     speech_profile,

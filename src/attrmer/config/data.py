@@ -14,6 +14,8 @@ from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 DATASETS = ("synthetic", "casme2", "mmew", "samm", "casme3", "casme3c", "casme", "smic",
             "smic_vis", "smic_nir")
 COMPOSITES = ("megc2019", "composite")
+# The face sets the renderer draws on (attrmer.synth.identities).
+IDENTITIES = ("bundled", "real", "all")
 # What data.name megc2019 reads, in MEGC's order: SMIC-HS, CASME II, SAMM.
 MEGC2019_DATASETS = ("smic", "casme2", "samm")
 # A composite's dataset name prefixes its subjects as `<name>/<subject>`, which the evaluate
@@ -147,9 +149,16 @@ class SynthConfig:
     # Frame counts of a clip are drawn between these two (onset to offset inclusive).
     min_frames: int = 40
     max_frames: int = 90
-    # Which bundled faces (subject numbers from 1) the clips are drawn on; empty: all of them.
-    # The pretraining corpus uses it to keep the built-in dataset's test faces out.
+    # Which faces (subject numbers from 1) the clips are drawn on; empty: those of
+    # `identities`. The pretraining corpus uses it to keep the built-in dataset's test faces out.
     faces: list[int] = field(default_factory=list)
+    # bundled: the 11 bundled faces (subjects 1-11, the built-in corpus); real: the 82 real
+    # faces of the CC BY photograph sets (subjects 12-93); all: both (attrmer.synth.identities).
+    identities: str = "bundled"
+    # Share of happiness clips whose motion is a real person's smile (the landmarks of their
+    # neutral and smiling photographs, carried onto the clip's face) instead of the AU model's
+    # AU6/AU12; rendered through the same warp, noise and timing as every other clip.
+    real_smiles: float = 0.0
     # Share of clips in which the person also speaks: the jaw and lips move at a syllable
     # rate, whatever the expression, and the sheet does not code it (coders leave speech
     # out). Up to `speech_px` aligned pixels of mouth opening. The built-in dataset has none;
@@ -183,6 +192,11 @@ class SynthConfig:
             raise ConfigError("synth.speech_probability: not in [0, 1]")
         if self.speech_px <= 0:
             raise ConfigError(f"synth.speech_px: {self.speech_px} must be positive")
+        if self.identities not in IDENTITIES:
+            raise ConfigError(f"synth.identities: {self.identities!r} is not one of "
+                              f"{', '.join(IDENTITIES)}")
+        if not 0.0 <= self.real_smiles <= 1.0:
+            raise ConfigError(f"synth.real_smiles: {self.real_smiles} is not in [0, 1]")
         if self.resolution != "builtin" and self.resolution not in SYNTH_RESOLUTIONS:
             known = ", ".join(["builtin", *SYNTH_RESOLUTIONS])
             raise ConfigError(f"synth.resolution: {self.resolution!r} is not one of {known}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from attrmer.config.data import IDENTITIES
 from attrmer.config.errors import ConfigError
 
 DEPTHS = (10, 18, 34)
@@ -185,6 +186,11 @@ class PretrainConfig:
     # "auto": on the built-in dataset the faces of its training side only (no test subject's
     # face is seen), on any other dataset every bundled face; or a list of face numbers.
     faces: str | list[int] = "auto"
+    # Real faces beside those: bundled (the faces above only), real (the 82 real faces only,
+    # none a subject of any dataset) or all (both). synth.identities of the corpus.
+    identities: str = "bundled"
+    # Share of the corpus' happiness clips moved by a real person's smile (synth.real_smiles).
+    real_smiles: float = 0.0
     # The class set the corpus is labelled with (the built-in corpus' names).
     classes: str | list[str] = "paper"
     # Optimiser steps of the video network alone (cross-entropy; no text model).
@@ -205,6 +211,11 @@ class PretrainConfig:
             raise ConfigError(f"pretrain.speech_px: {self.speech_px} must be positive")
         if self.clips < 10:
             raise ConfigError(f"pretrain.clips: {self.clips} must be at least 10")
+        if self.identities not in IDENTITIES:
+            raise ConfigError(f"pretrain.identities: {self.identities!r} is not one of "
+                              f"{', '.join(IDENTITIES)}")
+        if not 0.0 <= self.real_smiles <= 1.0:
+            raise ConfigError(f"pretrain.real_smiles: {self.real_smiles} is not in [0, 1]")
         if isinstance(self.faces, str) and self.faces != "auto":
             raise ConfigError(f"pretrain.faces: {self.faces!r} is neither auto nor a list")
         if isinstance(self.faces, list) and (len(self.faces) < 2 or min(self.faces) < 1):

@@ -7,9 +7,12 @@ alone (both streams and the classifier, cross-entropy, no text model) for `pretr
 optimiser steps and writes an ordinary model directory; `train` then starts each seed from it
 (`attrmer.train.warm_start`).
 
-Which faces it sees: on the built-in dataset only its training subjects' (not the validation
-or test subjects'), so that no face the model is chosen or scored on is ever pretrained on; on
-any other dataset every bundled face (none of them is a subject of a licensed dataset).
+Which faces it sees: of the bundled faces, on the built-in dataset only its training
+subjects' (not the validation or test subjects'), so that no face the model is chosen or scored
+on is ever pretrained on, and on any other dataset all of them; with `pretrain.identities` all
+or real, the 82 real faces too or instead (none of them is a subject of any dataset, and the
+real-face development benchmark's people are not among them). `pretrain.real_smiles` moves a
+share of the happiness clips with real smiles.
 Not for training on the user's data (`attrmer.train`) nor for rendering the built-in dataset
 itself (`attrmer.synth`).
 """
@@ -39,7 +42,20 @@ BUNDLED_FACES = 11
 
 
 def pretraining_faces(params: Params, dataset_manifest: str | Path | None) -> list[int]:
+    """The faces the corpus is drawn on (subject numbers from 1; empty: all bundled ones):
+    `bundled_faces` and, with pretrain.identities all, every real face after them."""
+    bundled = bundled_faces(params, dataset_manifest)
+    if params.pretrain.identities == "all" and bundled:
+        from attrmer.synth.identities import real_subjects
+
+        return bundled + real_subjects()
+    return bundled
+
+
+def bundled_faces(params: Params, dataset_manifest: str | Path | None) -> list[int]:
     """The bundled faces the corpus is drawn on (subject numbers from 1; empty: all)."""
+    if params.pretrain.identities == "real":
+        return []
     faces = params.pretrain.faces
     if isinstance(faces, list):
         unknown = sorted(set(faces) - set(range(1, BUNDLED_FACES + 1)))
@@ -91,6 +107,7 @@ def pretraining_params(params: Params, root: Path, faces: list[int]) -> Params:
         data=dataclasses.replace(params.data, name="synthetic", root=str(root / "corpus"),
                                  classes=cfg.classes),
         synth=dataclasses.replace(params.synth, seed=cfg.seed, clips=cfg.clips, faces=faces,
+                                  identities=cfg.identities, real_smiles=cfg.real_smiles,
                                   speech_probability=cfg.speech, speech_px=cfg.speech_px),
         # Every subject trains: nothing is selected on the corpus, the last step is kept.
         split=dataclasses.replace(params.split, protocol="holdout", validation_fraction=0.0),
@@ -170,7 +187,9 @@ def _fit(pt: Params, manifest_path: Path, rgb: Path, flow: Path, out_dir: str | 
     record = {
         "clips": len(rows),
         "subjects": sorted(set(rows["subject"])),
-        "faces": faces or "all",
+        "faces": faces or pt.synth.identities,
+        "identities": pt.synth.identities,
+        "real_smiles": pt.synth.real_smiles,
         "classes": classes,
         "class_counts": {c: int((rows["label"] == i).sum()) for i, c in enumerate(classes)},
         # train.min_steps raises whole epochs: a few more steps than asked, never fewer.
@@ -182,5 +201,5 @@ def _fit(pt: Params, manifest_path: Path, rgb: Path, flow: Path, out_dir: str | 
     save_model_dir(out_dir, result.model, params=pt, classes=classes,
                    extra={"pretraining": record})
     log.info("pretrained on %d clips of faces %s: %d epochs, training accuracy %.3f",
-             len(rows), faces or "all", result.epochs, record["train_accuracy_last_epoch"])
+             len(rows), record["faces"], result.epochs, record["train_accuracy_last_epoch"])
     return record

@@ -209,6 +209,11 @@ def _notice(records: list[dict]) -> str:
         "and scaled.",
         "",
     ]
+    real_index = FACES_DIR / "real.json"
+    if real_index.is_file():  # the real faces' section (attrmer.synth.real_stills)
+        from attrmer.synth.real_stills import notice_section
+
+        lines.append(notice_section(json.loads(real_index.read_text())["faces"]))
     return "\n".join(lines)
 
 

@@ -44,19 +44,23 @@ import numpy as np
 from tqdm import tqdm
 
 from attrmer.config import SynthConfig
-from attrmer.frame_layouts import SYNTH_RESOLUTIONS, FrameLayout
+from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 from attrmer.io import owned_folder
-from attrmer.preprocess.align import TEMPLATE, key_points, similarity_transform, transform_scale
-from attrmer.synth.make_stills import FACES_DIR, LANDMARKS_FILE
+from attrmer.synth.identities import (
+    ALIGNED_SIZE,
+    Face,
+    chosen_faces,
+    load_corpus_faces,
+    real_smile_moves,
+    real_smile_patterns,
+)
 from attrmer.synth.motion import (
     AuMotion,
-    FaceFrame,
     blink_displacement,
     control_points,
     expression_displacement,
     speech_displacement,
 )
-from attrmer.synth.texture import skin_texture
 from attrmer.synth.warp import Warper, thin_plate_field
 
 if TYPE_CHECKING:
@@ -66,14 +70,14 @@ SHEET_NAME = "CASME2-coding-synthetic.xlsx"
 FRAMES_DIR = "CASME2_RAW_selected"
 CORPUS_JSON = "corpus.json"
 CONTACT_DIR = "contact"
+# Settings added after the built-in corpus was first drawn, with their defaults.
+LATER_SETTINGS = {"faces": [], "identities": "bundled", "real_smiles": 0.0}
 # What a render writes: a folder holding only these is an earlier render (see attrmer.io).
 CORPUS_ENTRIES = frozenset({SHEET_NAME, FRAMES_DIR, CORPUS_JSON, CONTACT_DIR})
 SHEET_HEADER = (
     "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
     "Action Units", "Estimated Emotion",
 )
-# Side of the aligned face the amplitudes are measured on (the align stage's default).
-ALIGNED_SIZE = 112
 # Upper bound of a clip's apex displacement at intensity 1, aligned pixels.
 MAX_APEX_ALIGNED_PX = 2.0
 # Control points closer than this (in inter-ocular distances) move as one: see
@@ -147,98 +151,6 @@ def au_cell(aus: tuple[AuMotion, ...]) -> str | int:
     return "+".join(a.code for a in ordered)
 
 
-# ---------------------------------------------------------------------------------- faces ---
-
-
-@dataclass
-class Face:
-    """One identity scaled to the frame height: image RGB uint8, landmarks in its pixels."""
-
-    subject: int
-    still: str
-    image: np.ndarray
-    landmarks: np.ndarray
-    # Frame pixels per pixel of the 112×112 aligned face (what the align stage's transform
-    # would scale this face by, inverted).
-    pixels_per_aligned_pixel: float
-
-    @property
-    def frame(self) -> FaceFrame:
-        return FaceFrame.from_landmarks(self.landmarks)
-
-
-def load_faces(frame_height: int, faces_dir: Path = FACES_DIR, *,
-               resolution: str = "builtin") -> list[Face]:
-    """The committed stills, in subject order: resized to `frame_height` (builtin), or placed
-    in frames of a real dataset's size and face scale (`SYNTH_RESOLUTIONS`)."""
-    index_path = faces_dir / LANDMARKS_FILE
-    try:
-        records = json.loads(index_path.read_text())["faces"]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{index_path}: the stills' landmark file is missing") from None
-    faces = []
-    for subject, record in enumerate(records, start=1):
-        path = faces_dir / record["still"]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"{path}: face still missing or unreadable")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        landmarks = np.asarray(record["landmarks"], np.float64)
-        if resolution == "builtin":
-            image, landmarks = _resized(rgb, landmarks, frame_height / rgb.shape[0])
-        else:
-            image, landmarks = _in_frame(rgb, landmarks, SYNTH_RESOLUTIONS[resolution],
-                                         seed=subject)
-        matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
-        faces.append(Face(subject, record["still"], image, landmarks,
-                          1.0 / transform_scale(matrix)))
-    if not faces:
-        raise ValueError(f"{index_path}: lists no faces")
-    return faces
-
-
-def _resized(image: np.ndarray, landmarks: np.ndarray, scale: float
-             ) -> tuple[np.ndarray, np.ndarray]:
-    height, width = image.shape[:2]
-    size = (round(width * scale), round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    # Pixel centres: a point at x in the still lies at (x + 0.5)·scale − 0.5 after resizing.
-    return (cv2.resize(image, size, interpolation=interpolation),
-            (landmarks + 0.5) * [size[0] / width, size[1] / height] - 0.5)
-
-
-def _in_frame(image: np.ndarray, landmarks: np.ndarray, layout: FrameLayout, *, seed: int
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """The still enlarged to the layout's face scale, given skin texture at that scale, and
-    blended into a frame of the layout's size over a plain background of its border colour."""
-    matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
-    still_ppa = 1.0 / transform_scale(matrix)
-    face, points = _resized(image, landmarks, layout.pixels_per_aligned_px / still_ppa)
-    face = face.astype(np.float32)
-    face += skin_texture(face.shape[:2], np.random.default_rng(seed),
-                         layout.pixels_per_aligned_px)[..., None]
-    height, width = face.shape[:2]
-    if height > layout.height or width > layout.width:
-        raise ValueError(f"synth: a {width}×{height} face does not fit a "
-                         f"{layout.width}×{layout.height} frame")
-    border = np.concatenate([face[0], face[-1], face[:, 0], face[:, -1]])
-    frame = np.empty((layout.height, layout.width, 3), np.float32)
-    frame[:] = np.median(border, axis=0)
-    # Feathered edges: the still's square fades into the background over 12 % of its side.
-    ramp = np.clip(np.minimum(np.arange(width), np.arange(width)[::-1]) / (0.12 * width), 0, 1)
-    ramp_y = np.clip(np.minimum(np.arange(height), np.arange(height)[::-1]) / (0.12 * height),
-                     0, 1)
-    alpha = (ramp_y[:, None] * ramp[None, :])[..., None]
-    top, left = (layout.height - height) // 2, (layout.width - width) // 2
-    frame[top:top + height, left:left + width] = (
-        alpha * face + (1 - alpha) * frame[top:top + height, left:left + width])
-    frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
-    if layout.grey:
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        frame = np.repeat(grey[..., None], 3, axis=2)
-    return frame, points + np.array([left, top], np.float64)
-
-
 # ------------------------------------------------------------------------------- planning ---
 
 
@@ -275,6 +187,9 @@ class ClipSpec:
     gain: tuple[float, ...]  # illumination gain per frame
     noise_seed: int
     speech: Speech | None = None
+    # The still of the real person whose smile moves this clip (synth.real_smiles), or None:
+    # the AU model moves it.
+    smile: str | None = None
 
     @property
     def apex_frame(self) -> int:
@@ -354,15 +269,16 @@ def _draw_speech(rng: np.random.Generator, cfg: SynthConfig) -> Speech | None:
                   opening_px=round(float(cfg.speech_px * rng.uniform(0.25, 1.0)), 4))
 
 
-def chosen_faces(cfg: SynthConfig, faces: list[Face]) -> list[Face]:
-    """The faces `cfg.faces` names (all of them when it names none), in subject order."""
-    if not cfg.faces:
-        return faces
-    known = {face.subject for face in faces}
-    unknown = sorted(set(cfg.faces) - known)
-    if unknown:
-        raise ValueError(f"synth.faces: no bundled face {unknown[0]} (there are {len(faces)})")
-    return [face for face in faces if face.subject in cfg.faces]
+def _draw_real_smile(rng: np.random.Generator, cfg: SynthConfig
+                     ) -> tuple[str, tuple[AuMotion, ...]] | None:
+    """Whose real smile moves a happiness clip, and its AU6+AU12 at the drawn amplitude."""
+    # Nothing is drawn without real smiles, so that corpora without them stay as they were.
+    if cfg.real_smiles <= 0 or rng.random() >= cfg.real_smiles:
+        return None
+    stills = sorted(real_smile_patterns())
+    still = stills[int(rng.integers(len(stills)))]
+    amplitude = round(float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity), 4)
+    return still, (AuMotion(6, None, amplitude), AuMotion(12, None, amplitude))
 
 
 def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
@@ -409,6 +325,10 @@ def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
             "noise_seed": int(rng.integers(0, 2**31 - 1)),
             "speech": _draw_speech(rng, cfg),
         })
+        if emotion.name == "happiness":
+            smile = _draw_real_smile(rng, cfg)
+            if smile is not None:
+                drafts[subject][-1].update(smile=smile[0], aus=smile[1])
 
     specs = []
     for subject in sorted(drafts):
@@ -513,12 +433,17 @@ class ExpressionField:
     peak_px: float  # largest displacement of any pixel, frame pixels
 
 
-def expression_field(face: Face, aus: list[AuMotion], limit_aligned_px: float
-                     ) -> ExpressionField:
+def expression_field(face: Face, aus: list[AuMotion], limit_aligned_px: float, *,
+                     smile: str | None = None) -> ExpressionField:
     """The apex field of `aus` on `face`, scaled down if any pixel would move further than
-    `limit_aligned_px` aligned pixels."""
+    `limit_aligned_px` aligned pixels. With `smile`, the motion is that person's real smile,
+    its most-moved point moving as far as the largest of `aus`."""
     frame = face.frame
-    moves = expression_displacement(frame, aus, face.pixels_per_aligned_pixel)
+    if smile is None:
+        moves = expression_displacement(frame, aus, face.pixels_per_aligned_pixel)
+    else:
+        peak = max(a.amplitude for a in aus) * face.pixels_per_aligned_pixel
+        moves = real_smile_moves(frame, real_smile_patterns()[smile], peak)
     field = thin_plate_field(control_points(frame), moves, face.image.shape[:2],
                              min_separation=MERGE_SEPARATION_IOD * frame.interocular)
     # The dense field can exceed its control points a little where close points move apart.
@@ -543,7 +468,8 @@ def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
     """The clip's frames (RGB, before JPEG) and its ground truth."""
     frame = face.frame
     # Hold the clip's true peak within the micro range.
-    apex = expression_field(face, list(spec.aus), MAX_APEX_ALIGNED_PX * cfg.intensity)
+    apex = expression_field(face, list(spec.aus), MAX_APEX_ALIGNED_PX * cfg.intensity,
+                            smile=spec.smile)
     aus, moves, field_peak = apex.aus, apex.moves, apex.peak_px
     fields = [(expression_profile(spec.n_frames, spec.apex_index), apex.field)]
     if spec.blink is not None:
@@ -586,6 +512,8 @@ def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
     }
     if spec.speech is not None:  # absent otherwise: corpora without speech stay as they were
         truth["speech"] = dataclasses.asdict(spec.speech)
+    if spec.smile is not None:  # likewise
+        truth["real_smile_of"] = spec.smile
     return RenderedClip(frames, truth)
 
 
@@ -623,7 +551,7 @@ def _init_worker(cfg: SynthConfig) -> None:
     global _worker_faces, _worker_cfg
     # One thread per worker: the pool already uses the cores.
     cv2.setNumThreads(1)
-    _worker_faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
+    _worker_faces = load_corpus_faces(cfg)
     _worker_cfg = cfg
 
 
@@ -693,7 +621,7 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
 
     cfg.validate()
     out_dir = Path(out_dir)
-    faces = load_faces(cfg.frame_height, resolution=cfg.resolution)
+    faces = load_corpus_faces(cfg)
     specs = plan_corpus(cfg, faces)
     workers = default_workers() if workers is None else max(1, workers)
     with owned_folder(out_dir, command="attrmer synth", force=force,
@@ -717,9 +645,10 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
         corpus = {
             "format": f"CASME II 2014 coding sheet + {FRAMES_DIR}/subXX/<Filename>/img<N>.jpg",
             "sheet": SHEET_NAME,
-            # `faces` only when it chooses some: the built-in corpus' record stays as it was.
+            # Settings added since the built-in corpus was first drawn only when they differ
+            # from their defaults: its record stays as it was.
             "parameters": {k: v for k, v in dataclasses.asdict(cfg).items()
-                           if k != "faces" or v},
+                           if k not in LATER_SETTINGS or v != LATER_SETTINGS[k]},
             "aligned_size": ALIGNED_SIZE,
             "notes": {
                 "sides": "L/R are the subject's own left/right; the subject's left is the "

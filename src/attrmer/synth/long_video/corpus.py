@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from attrmer.config import SpotCorpusConfig
 from attrmer.io import owned_folder
+from attrmer.synth.identities import Face, load_faces
 from attrmer.synth.long_video.speech import (
     SPEECH_NOTICE,
     SpeechTracks,
@@ -41,7 +42,6 @@ from attrmer.synth.long_video.timeline import (
 from attrmer.synth.render import (
     ALIGNED_SIZE,
     MAX_APEX_ALIGNED_PX,
-    Face,
     au_cell,
     blink_field,
     blink_profile,
@@ -50,7 +50,6 @@ from attrmer.synth.render import (
     encode_jpeg,
     expression_field,
     expression_profile,
-    load_faces,
     save_workbook,
 )
 from attrmer.synth.warp import Warper

@@ -37,8 +37,9 @@ from scipy.ndimage import gaussian_filter1d
 
 from attrmer.io import write_text
 from attrmer.preprocess.align import FaceAligner, apply_transform, similarity_transform
+from attrmer.synth.identities import Face
 from attrmer.synth.motion import FaceFrame, control_points
-from attrmer.synth.render import MERGE_SEPARATION_IOD, Face
+from attrmer.synth.render import MERGE_SEPARATION_IOD
 from attrmer.synth.warp import thin_plate_field
 
 SPEECH_TRACKS_FILE = Path(__file__).resolve().parent / "speech_tracks.json"

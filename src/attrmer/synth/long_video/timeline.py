@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from attrmer.config import ConfigError, SpotCorpusConfig
+from attrmer.synth.identities import Face
 from attrmer.synth.motion import AuMotion, eye_opening
-from attrmer.synth.render import EMOTIONS, Blink, Face, draw_aus, flicker_gain
+from attrmer.synth.render import EMOTIONS, Blink, draw_aus, flicker_gain
 
 MICRO_SECONDS = (0.2, 0.5)
 MACRO_SECONDS = (0.5, 4.0)
