@@ -26,6 +26,7 @@ from attrmer.predict import (
     find_clips,
     predict_paths,
 )
+from attrmer.predict.long_video import FALLBACK_REASONS
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / "src" / "attrmer" / "synth" / "faces"
@@ -421,10 +422,28 @@ def test_a_long_video_is_spotted_and_each_micro_expression_classified(predictor,
     monkeypatch.setattr(long_video, "LONG_CLIP_SECONDS", 2.0)
     [auto] = predict_paths(predictor, [folder], fps=30.0)
     assert auto["window"]["how"] == "spot"
-    # A face that never moves: nothing to classify, said in one record.
+    # A face that never moves still gets an answer: the window of strongest motion, marked
+    # uncertain with what it is before any other reason.
     still = write_frame_folder(tmp_path / "still", [face_video_frames()[0]] * 60)
     [none] = predict_paths(predictor, [still], window=WindowChoice("spot"), fps=30.0)
-    assert "no micro-expression spotted in 60 frames" in none["error"]
+    assert "error" not in none and none["label"] in none["probabilities"]
+    assert none["window"]["spotted"] == {"kind": "strongest motion"}
+    assert none["uncertain"] and none["reasons"][0] == FALLBACK_REASONS["strongest motion"]
+
+
+def test_a_long_video_with_only_a_macro_expression_has_it_classified(predictor, tmp_path):
+    from test_spot_cli import face_video_frames
+
+    from attrmer.predict.clips import WindowChoice
+
+    # The mouth corner's movement of `face_video_frames`, slowed to 1.5 s: a macro-expression.
+    frames = face_video_frames()
+    slow = frames[:40] + [frames[40 + (i * 10) // 45] for i in range(45)] + frames[50:] * 2
+    folder = write_frame_folder(tmp_path / "recording", slow)
+    [record] = predict_paths(predictor, [folder], window=WindowChoice("spot"), fps=30.0)
+    assert record["window"]["how"] == "spot"
+    assert record["window"]["spotted"]["kind"] == "macro"
+    assert record["uncertain"] and record["reasons"][0] == FALLBACK_REASONS["macro"]
 
 
 def test_window_option_is_checked(workspace, capsys):

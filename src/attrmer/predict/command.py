@@ -31,7 +31,13 @@ from attrmer.predict.clips import (
     widen,
 )
 from attrmer.predict.confidence import MIN_FRAMES, mouth_cycles
-from attrmer.predict.long_video import SpottedWindow, is_long, spotted_windows
+from attrmer.predict.long_video import (
+    FALLBACK_REASONS,
+    SpottedWindow,
+    is_long,
+    spotted_windows,
+    windows_to_classify,
+)
 from attrmer.predict.predictor import (
     STEPS,
     ClipPreparer,
@@ -296,7 +302,9 @@ def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
             frames, span, window_seconds = load_window(preparer, item, choice, fps)
             decode_seconds = time.perf_counter() - start - window_seconds
             if spotted is not None:
-                span.update(how="spot", apex=spotted.apex, spotted=spotted.found)
+                span["spotted"] = spotted.found
+                if spotted.apex is not None:
+                    span.update(how="spot", apex=spotted.apex)
             # The window search counted the mouth's cycles over every frame it searched.
             clip = preparer.prepare(frames, cycles=span.pop("mouth_cycles", None))
         except InputError as exc:
@@ -318,6 +326,9 @@ def classify_prepared(predictor: Predictor, jobs: PreparedJobs,
     for (index, _, span), prediction in zip(prepared, predictions, strict=True):
         result = prediction.as_dict()
         reasons = result["reasons"]
+        fallback = FALLBACK_REASONS.get(span.get("spotted", {}).get("kind"))
+        if fallback:  # first: it says what the answer is about
+            reasons = [fallback, *reasons]
         records[index] = {
             "path": records[index]["path"],
             "label": result["label"],
@@ -351,16 +362,10 @@ def _jobs(preparer: ClipPreparer, item: ClipSource | dict[str, Any], window: Win
     if not (window.how == "spot" or (window.how == "auto" and whole and is_long(item, rate))):
         return [(item, window, None)]
     try:
-        windows, summary = spotted_windows(item, rate, preparer.aligner)
+        windows, _ = spotted_windows(item, rate, preparer.aligner)
     except InputError as exc:
         return [({"path": str(item.path), "error": str(exc)}, window, None)]
-    if not windows:
-        macro = len(summary["macro"])
-        return [({"path": str(item.path),
-                  "error": f"{item.path}: no micro-expression spotted in {summary['frames']} "
-                           f"frames ({macro} macro-expression{'s' * (macro != 1)}); "
-                           "`attrmer spot` shows the motion curves"}, window, None)]
-    return [(item, spotted.choice, spotted) for spotted in windows]
+    return [(item, spotted.choice, spotted) for spotted in windows_to_classify(windows)]
 
 
 def _progress(items: list[Any]) -> Iterable[Any]:

@@ -4,9 +4,10 @@ micro-expression (`--window spot`, and what `--window auto` does on a clip longe
 
 The spotter (`attrmer.spot`) reads the whole video once, frame by frame, and names each
 micro- and macro-expression's onset, apex and offset; every micro-expression interval then
-becomes one clip of frames onset..offset that predict classifies like any other. Macro-
-expressions are listed in the record but not classified: the models are micro-expression
-models.
+becomes one clip of frames onset..offset that predict classifies like any other. A video with
+no micro-expression still gets an answer: each macro-expression is classified instead, and
+with neither, the window of strongest motion (`--window auto`); either answer says so and is
+marked uncertain, the models being micro-expression models.
 """
 
 from __future__ import annotations
@@ -48,12 +49,32 @@ def is_long(source: ClipSource, fps: float | None) -> bool:
 
 @dataclass(frozen=True)
 class SpottedWindow:
-    """One micro-expression interval to classify, 1-based and inclusive, and what the
-    spotter said of it."""
+    """One interval to classify, 1-based and inclusive, and what the spotter said of it (its
+    kind: micro, macro, or "strongest motion" when nothing was spotted; apex None then)."""
 
     choice: WindowChoice
-    apex: int
+    apex: int | None
     found: dict[str, Any]
+
+
+# Why an answer on a window that is not a spotted micro-expression is uncertain.
+FALLBACK_REASONS = {
+    "macro": "no micro-expression was spotted; this is a macro-expression (longer than "
+             "micro_max_seconds), and the models read micro-expressions",
+    "strongest motion": "no micro- or macro-expression was spotted; this is the window of "
+                        "strongest motion",
+}
+
+
+def windows_to_classify(windows: list[SpottedWindow]) -> list[SpottedWindow]:
+    """The micro-expressions spotted; with none, the macro-expressions; with neither, the
+    window of strongest motion of the whole video (found while it is read, `--window auto`)."""
+    for kind in ("micro", "macro"):
+        chosen = [w for w in windows if w.found["kind"] == kind]
+        if chosen:
+            return chosen
+    return [SpottedWindow(WindowChoice("auto", None, None), None,
+                          {"kind": "strongest motion"})]
 
 
 def spot_settings() -> tuple[Any, Any]:
@@ -72,9 +93,9 @@ def spot_settings() -> tuple[Any, Any]:
 def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None,
                     settings: tuple[Any, Any] | None = None
                     ) -> tuple[list[SpottedWindow], dict[str, Any]]:
-    """Spot `source`; its micro-expression windows (each at least MIN_FRAMES long, widened
-    around its apex where the video allows) and a summary of everything spotted (frames, fps,
-    micro and macro intervals). Errors are InputError naming the path."""
+    """Spot `source`; its micro- and macro-expression windows (each at least MIN_FRAMES long,
+    widened around its apex where the video allows) and a summary of everything spotted
+    (frames, fps, micro and macro intervals). Errors are InputError naming the path."""
     from attrmer.preprocess.frames import ClipError
     from attrmer.spot import spot_path
 
@@ -90,8 +111,6 @@ def spotted_windows(source: ClipSource, fps: float | None, aligner: Any = None,
     position = {int(number): i + 1 for i, number in enumerate(result.frame_numbers)}
     windows = []
     for interval, region in zip(result.intervals, result.regions, strict=True):
-        if interval.kind != "micro":
-            continue
         onset, offset = widen(position[interval.onset] - 1, position[interval.offset] - 1,
                               position[interval.apex] - 1, MIN_FRAMES,
                               len(result.frame_numbers))

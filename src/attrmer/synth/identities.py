@@ -74,6 +74,13 @@ class Face:
     def frame(self) -> FaceFrame:
         return FaceFrame.from_landmarks(self.landmarks)
 
+    @classmethod
+    def from_image(cls, subject: int, still: str, image: np.ndarray, landmarks: np.ndarray
+                   ) -> Face:
+        """A face at the scale it has in `image` (landmarks in its pixels)."""
+        matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
+        return cls(subject, still, image, landmarks, 1.0 / transform_scale(matrix))
+
 
 def _records(faces_dir: Path, index: str) -> list[dict]:
     index_path = faces_dir / index
@@ -104,9 +111,7 @@ def load_faces(frame_height: int, faces_dir: Path = FACES_DIR, *,
         else:
             image, landmarks = _in_frame(rgb, landmarks, SYNTH_RESOLUTIONS[resolution],
                                          seed=subject)
-        matrix = similarity_transform(key_points(landmarks), TEMPLATE * ALIGNED_SIZE)
-        faces.append(Face(subject, record["still"], image, landmarks,
-                          1.0 / transform_scale(matrix)))
+        faces.append(Face.from_image(subject, record["still"], image, landmarks))
     if not faces:
         raise ValueError(f"{faces_dir / LANDMARKS_FILE}: lists no faces")
     return faces

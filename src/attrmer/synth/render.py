@@ -281,6 +281,47 @@ def _draw_real_smile(rng: np.random.Generator, cfg: SynthConfig
     return still, (AuMotion(6, None, amplitude), AuMotion(12, None, amplitude))
 
 
+def draw_clip(rng: np.random.Generator, cfg: SynthConfig, emotion: Emotion, face: Face
+              ) -> dict:
+    """Everything of one clip of `emotion` on `face` but its name (ClipSpec's fields): timing,
+    AUs, blink, head drift, light, noise, speech and, for happiness, whose real smile."""
+    n_frames, apex_index = _draw_timing(rng, cfg)
+    blink = None
+    if rng.random() < cfg.blink_probability:
+        blink = Blink(
+            start=int(rng.integers(1, max(2, n_frames - 2))),
+            close_frames=max(2, round(cfg.fps * rng.uniform(0.07, 0.12))),
+            open_frames=max(2, round(cfg.fps * rng.uniform(0.12, 0.22))),
+            closure=round(float(rng.uniform(0.5, 0.85)), 3),
+        )
+    direction = rng.normal(size=2)
+    direction /= np.linalg.norm(direction)
+    drift_size = cfg.drift_px * rng.uniform(0.4, 1.0)
+    along, across = _smooth_curve(rng, n_frames), _smooth_curve(rng, n_frames)
+    drift = (drift_size * (along[:, None] * direction + 0.3 * across[:, None]
+                           * np.array([-direction[1], direction[0]])))
+    gain = flicker_gain(rng, n_frames, cfg.fps, cfg.flicker)
+    draft = {
+        "subject": face.subject,
+        "emotion": emotion.name,
+        "aus": draw_aus(rng, emotion, face, cfg.intensity),
+        # Recordings start the clip somewhere inside a longer take.
+        "onset_frame": int(rng.integers(1, 300)),
+        "n_frames": n_frames,
+        "apex_index": apex_index,
+        "blink": blink,
+        "drift": tuple((round(float(x), 4), round(float(y), 4)) for x, y in drift),
+        "gain": tuple(round(float(g), 5) for g in gain),
+        "noise_seed": int(rng.integers(0, 2**31 - 1)),
+        "speech": _draw_speech(rng, cfg),
+    }
+    if emotion.name == "happiness":
+        smile = _draw_real_smile(rng, cfg)
+        if smile is not None:
+            draft.update(smile=smile[0], aus=smile[1])
+    return draft
+
+
 def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
     """Draw every clip of the corpus from `cfg.seed`, sorted like the CASME II sheet."""
     rng = np.random.default_rng(cfg.seed)
@@ -294,41 +335,8 @@ def plan_corpus(cfg: SynthConfig, faces: list[Face]) -> list[ClipSpec]:
 
     drafts: dict[int, list[dict]] = {}
     for emotion, subject in zip(emotions, subjects, strict=True):
-        face = faces[subject - 1]
-        n_frames, apex_index = _draw_timing(rng, cfg)
-        blink = None
-        if rng.random() < cfg.blink_probability:
-            blink = Blink(
-                start=int(rng.integers(1, max(2, n_frames - 2))),
-                close_frames=max(2, round(cfg.fps * rng.uniform(0.07, 0.12))),
-                open_frames=max(2, round(cfg.fps * rng.uniform(0.12, 0.22))),
-                closure=round(float(rng.uniform(0.5, 0.85)), 3),
-            )
-        direction = rng.normal(size=2)
-        direction /= np.linalg.norm(direction)
-        drift_size = cfg.drift_px * rng.uniform(0.4, 1.0)
-        along, across = _smooth_curve(rng, n_frames), _smooth_curve(rng, n_frames)
-        drift = (drift_size * (along[:, None] * direction + 0.3 * across[:, None]
-                               * np.array([-direction[1], direction[0]])))
-        gain = flicker_gain(rng, n_frames, cfg.fps, cfg.flicker)
-        drafts.setdefault(subject, []).append({
-            "subject": subject,
-            "emotion": emotion.name,
-            "aus": draw_aus(rng, emotion, face, cfg.intensity),
-            # Recordings start the clip somewhere inside a longer take.
-            "onset_frame": int(rng.integers(1, 300)),
-            "n_frames": n_frames,
-            "apex_index": apex_index,
-            "blink": blink,
-            "drift": tuple((round(float(x), 4), round(float(y), 4)) for x, y in drift),
-            "gain": tuple(round(float(g), 5) for g in gain),
-            "noise_seed": int(rng.integers(0, 2**31 - 1)),
-            "speech": _draw_speech(rng, cfg),
-        })
-        if emotion.name == "happiness":
-            smile = _draw_real_smile(rng, cfg)
-            if smile is not None:
-                drafts[subject][-1].update(smile=smile[0], aus=smile[1])
+        drafts.setdefault(subject, []).append(
+            draw_clip(rng, cfg, emotion, faces[subject - 1]))
 
     specs = []
     for subject in sorted(drafts):
@@ -464,12 +472,14 @@ class RenderedClip:
     truth: dict
 
 
-def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig) -> RenderedClip:
-    """The clip's frames (RGB, before JPEG) and its ground truth."""
+def render_clip(spec: ClipSpec, face: Face, cfg: SynthConfig, *,
+                apex: ExpressionField | None = None) -> RenderedClip:
+    """The clip's frames (RGB, before JPEG) and its ground truth. `apex`: the expression's
+    apex field when it comes from elsewhere (a measured real one); else drawn from spec.aus."""
     frame = face.frame
-    # Hold the clip's true peak within the micro range.
-    apex = expression_field(face, list(spec.aus), MAX_APEX_ALIGNED_PX * cfg.intensity,
-                            smile=spec.smile)
+    if apex is None:  # held within the micro range
+        apex = expression_field(face, list(spec.aus), MAX_APEX_ALIGNED_PX * cfg.intensity,
+                                smile=spec.smile)
     aus, moves, field_peak = apex.aus, apex.moves, apex.peak_px
     fields = [(expression_profile(spec.n_frames, spec.apex_index), apex.field)]
     if spec.blink is not None:

@@ -1,0 +1,195 @@
+"""The real-face development set: clips of people that no training corpus sees.
+
+It is made from the London people `real_stills.development_people` keeps out of the committed
+faces (20 of the 62 with a smile), read from the shared photograph folder, and is what settings
+are chosen on besides validation subjects (`bench/real_faces.py`):
+
+- `build_development_corpus`: a micro-expression corpus in the CASME II layout, read by the
+  `casme2` adapter. Per person, a happiness clip moved by their own smile as measured (the
+  dense optical flow from their neutral to their smiling photograph, the head's pose removed),
+  and a sadness and a surprise clip moved by the AU model; all three on their real neutral
+  photograph, with the renderer's timing, amplitudes, noise, drift and light.
+- `write_smile_video`: a subtle real smile as a webcam would record it: the same measured
+  smile at a fraction of its amplitude, at 480 px and 30 frames a second.
+
+Not for training: nothing here is committed, and no stage reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from attrmer.config import SynthConfig
+from attrmer.io import owned_folder
+from attrmer.preprocess.align import similarity_transform
+from attrmer.synth.identities import SMILE_STILL_POINTS, Face
+from attrmer.synth.make_stills import _Landmarker, _square_crop
+from attrmer.synth.motion import AuMotion, FaceFrame
+from attrmer.synth.real_stills import Person, _rgb, development_people, people
+from attrmer.synth.render import (
+    CORPUS_JSON,
+    EMOTIONS,
+    MAX_APEX_ALIGNED_PX,
+    ClipSpec,
+    ExpressionField,
+    camera_frame,
+    clip_dir,
+    draw_clip,
+    encode_jpeg,
+    expression_profile,
+    render_clip,
+    write_sheet,
+)
+from attrmer.synth.warp import Warper
+
+CLASSES = ("happiness", "sadness", "surprise")
+COMMAND = "attrmer development corpus"
+
+
+@dataclass
+class PhotoPair:
+    """One person's neutral photograph and their smiling one moved onto it (head pose
+    removed), both RGB at one size, with the neutral photograph's landmarks."""
+
+    person: Person
+    neutral: np.ndarray
+    smiling: np.ndarray
+    landmarks: np.ndarray
+
+
+def load_pair(person: Person, landmarker: _Landmarker, *, side: int, crop: bool) -> PhotoPair:
+    """The pair at `side` px square: the photographs cut around the face as the committed
+    stills are (`crop`), or whole."""
+    if person.smiling is None:
+        raise ValueError(f"{person.neutral}: this person has no smiling photograph")
+    neutral, smiling = _rgb(person.neutral), _rgb(person.smiling)
+    if crop:
+        box, _ = landmarker(neutral)
+        if box is None:
+            raise RuntimeError(f"{person.neutral}: dlib finds no face")
+        neutral, smiling = _square_crop(neutral, box), _square_crop(smiling, box)
+    neutral = cv2.resize(neutral, (side, side), interpolation=cv2.INTER_AREA)
+    smiling = cv2.resize(smiling, (side, side), interpolation=cv2.INTER_AREA)
+    _, neutral_points = landmarker(neutral)
+    _, smiling_points = landmarker(smiling)
+    if neutral_points is None or smiling_points is None:
+        raise RuntimeError(f"{person.neutral}: dlib finds no face at {side} px")
+    points = list(SMILE_STILL_POINTS)
+    pose = similarity_transform(smiling_points[points], neutral_points[points])
+    aligned = cv2.warpAffine(smiling, pose, (side, side), flags=cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_REFLECT_101)
+    return PhotoPair(person, neutral, aligned, neutral_points)
+
+
+def measured_smile_field(pair: PhotoPair) -> np.ndarray:
+    """The smile's dense forward motion (H, W, 2, pixels) on the neutral photograph: Farneback
+    flow from it to the aligned smiling one, over the face only (the outline of the jaw and the
+    brows, faded at its edge): hair, neck and background differ between the shots for other
+    reasons."""
+    frame = FaceFrame.from_landmarks(pair.landmarks)
+    window = round(0.3 * frame.interocular) | 1
+    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (pair.neutral, pair.smiling)]
+    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, 0.5, 4, window, 5, 7, 1.5,
+                                        cv2.OPTFLOW_FARNEBACK_GAUSSIAN)
+    outline = np.vstack([pair.landmarks[:17], pair.landmarks[26:16:-1]])
+    mask = np.zeros(grey[0].shape, np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(outline.astype(np.int32)), 1.0)
+    sigma = 0.1 * frame.interocular
+    mask = cv2.GaussianBlur(mask, (0, 0), sigma) * mask
+    return (flow * mask[..., None]).astype(np.float32)
+
+
+def _field_peak(field: np.ndarray) -> float:
+    """The field's size: the 99.5th percentile of its magnitude (a few stray flow vectors
+    at the lips' edge do not set it)."""
+    magnitude = np.linalg.norm(field, axis=2)
+    return float(np.percentile(magnitude[magnitude > 0], 99.5))
+
+
+def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: int = 15,
+                             seed: int = 0, cfg: SynthConfig | None = None) -> Path:
+    """The CASME II-layout corpus of `people_count` development people × CLASSES."""
+    cfg = cfg or SynthConfig()
+    chosen = development_people(people(stills_root))[:people_count]
+    landmarker = _Landmarker()
+    rng = np.random.default_rng(seed)
+    emotions = {e.name: e for e in EMOTIONS}
+    specs, truths = [], []
+    with owned_folder(out_dir, command=COMMAND) as tmp:
+        for subject, person in enumerate(chosen, start=1):
+            pair = load_pair(person, landmarker, side=cfg.frame_height, crop=True)
+            face = Face.from_image(subject, f"{person.set}-{person.id}", pair.neutral,
+                                   pair.landmarks)
+            for episode, name in enumerate(CLASSES, start=1):
+                draft = draw_clip(rng, cfg, emotions[name], face)
+                apex = None
+                if name == "happiness":
+                    apex = _micro_smile(pair, face, rng, cfg)
+                    draft.update(aus=tuple(apex.aus), smile=None)
+                spec = ClipSpec(filename=f"EP{episode:02d}_01", **draft)
+                rendered = render_clip(spec, face, cfg, apex=apex)
+                folder = clip_dir(tmp, spec)
+                folder.mkdir(parents=True, exist_ok=True)
+                for i, image in enumerate(rendered.frames):
+                    (folder / f"img{spec.onset_frame + i}.jpg").write_bytes(
+                        encode_jpeg(image, cfg.jpeg_quality))
+                truth = rendered.truth | {"motion": "measured real smile" if apex else
+                                          "AU model"}
+                specs.append(spec)
+                truths.append(truth)
+        from attrmer.synth.render import SHEET_NAME
+
+        write_sheet(tmp / SHEET_NAME, specs)
+        (tmp / CORPUS_JSON).write_text(json.dumps({
+            "what": "attrmer's real-face development corpus: people no training corpus sees",
+            "people": [f"{p.set}-{p.id}" for p in chosen],
+            "seed": seed,
+            "parameters": dataclasses.asdict(cfg),
+            "clips": truths,
+        }, indent=1) + "\n")
+    return out_dir
+
+
+def _micro_smile(pair: PhotoPair, face: Face, rng: np.random.Generator, cfg: SynthConfig
+                 ) -> ExpressionField:
+    """The person's measured smile scaled to a micro-expression's apex, drawn as the renderer
+    draws an AU's (0.5-1.8 aligned px at intensity 1, at most 2)."""
+    field = measured_smile_field(pair)
+    amplitude = float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity)
+    field *= np.float32(amplitude * face.pixels_per_aligned_pixel / _field_peak(field))
+    aus = [AuMotion(6, None, round(amplitude, 4)), AuMotion(12, None, round(amplitude, 4))]
+    peak = float(np.linalg.norm(field, axis=2).max())
+    return ExpressionField(field, np.zeros((1, 2)), aus, peak)
+
+
+def write_smile_video(path: Path, pair: PhotoPair, *, fraction: float = 0.3, fps: int = 30,
+                      noise_sigma: float = 2.0, seed: int = 0) -> Path:
+    """A subtle real smile as an .mp4: 0.5 s neutral, the measured smile rising to `fraction`
+    of its full amplitude over 0.4 s, held 0.6 s, and back over 0.5 s, then 0.3 s neutral."""
+    field = measured_smile_field(pair) * np.float32(fraction)
+    rise, hold, fall = round(0.4 * fps), round(0.6 * fps), round(0.5 * fps)
+    profile = np.concatenate([
+        np.zeros(round(0.5 * fps)),
+        expression_profile(2 * rise + 1, rise)[:rise + 1],
+        np.ones(hold),
+        expression_profile(2 * fall + 1, fall)[fall + 1:],
+        np.zeros(round(0.3 * fps)),
+    ])
+    height, width = pair.neutral.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"{path}: cannot write an mp4 here")
+    warper = Warper(pair.neutral)
+    rng = np.random.default_rng(seed)
+    for weight in profile:
+        image = camera_frame(warper.warp([(float(weight), field)], (0.0, 0.0)), 1.0,
+                             noise_sigma, rng)
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
