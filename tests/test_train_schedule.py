@@ -135,6 +135,30 @@ def test_flip_mirrors_about_the_face_midline_and_negates_horizontal_flow() -> No
     assert 0.7 < ratio < 1.3
 
 
+def test_light_changes_a_clips_colour_alike_in_every_frame_and_leaves_its_flow() -> None:
+    # A still clip (the same frame 4 times): after any change of light it is still still.
+    frame = torch.randint(40, 200, (6, 3, 1, 8, 8), generator=torch.Generator().manual_seed(1),
+                          dtype=torch.int64).to(torch.uint8)
+    rgb = frame.expand(6, 3, 4, 8, 8).clone()
+    flow = torch.randn(6, 2, 4, 8, 8)
+    texts = torch.arange(6)
+    out_rgb, out_flow, out_texts = augment_batch(
+        rgb, flow, texts, AugmentConfig(light=1.0), texts, torch.Generator().manual_seed(0))
+    assert out_rgb.dtype == torch.uint8 and out_rgb.shape == rgb.shape
+    assert torch.equal(out_flow, flow) and torch.equal(out_texts, texts)
+    assert torch.equal(out_rgb, out_rgb[:, :, :1].expand_as(out_rgb))
+    assert all(not torch.equal(out_rgb[i], rgb[i]) for i in range(6))
+    grey = [i for i in range(6) if torch.equal(out_rgb[i, 0], out_rgb[i, 1])
+            and torch.equal(out_rgb[i, 1], out_rgb[i, 2])]
+    assert 0 < len(grey) < 6
+    # At 0 nothing is drawn: the other augmentations see the generator as before.
+    plain = augment_batch(rgb, flow, texts, AugmentConfig(magnitude=0.2), texts,
+                          torch.Generator().manual_seed(0))
+    off = augment_batch(rgb, flow, texts, AugmentConfig(magnitude=0.2, light=0.0), texts,
+                        torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(plain, off, strict=True))
+
+
 def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
     paths = make_project(tmp_path, subjects=5, per_subject=3)
     manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)

@@ -55,6 +55,10 @@ class AugmentConfig:
     magnitude: float = 0.0
     # Temporal jitter: each clip moved by up to this many frames in time (edges repeated).
     time_shift: int = 0
+    # Probability of changing a clip's light and colour (the RGB stream only, the same for all
+    # its frames): contrast, brightness and each colour's gain, and for a third of them grey.
+    # Faces and cameras differ in all of these; a micro-expression does not.
+    light: float = 0.0
 
     def validate(self) -> None:
         if not 0.0 <= self.flip <= 1.0:
@@ -63,6 +67,8 @@ class AugmentConfig:
             raise ConfigError(f"train.augment.magnitude: {self.magnitude} is not in [0, 1)")
         if self.time_shift < 0:
             raise ConfigError("train.augment.time_shift: must not be negative")
+        if not 0.0 <= self.light <= 1.0:
+            raise ConfigError(f"train.augment.light: {self.light} is not in [0, 1]")
 
 
 @dataclass(frozen=True)

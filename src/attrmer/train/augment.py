@@ -11,6 +11,9 @@
 - Magnitude jitter: the flow scaled by one factor per clip, so the network does not key on an
   exact amplitude (the amplitudes of real footage vary with the person and the camera).
 - Temporal jitter: the clip moved by a few frames in time, its edge frames repeated.
+- Light and colour: the RGB clip's contrast, brightness and colour balance changed, or the
+  clip made grey, one change for all its frames so that nothing in it moves (the flow is
+  left as it is). Real faces and cameras differ in all of these.
 
 Applied to a training batch after it is loaded, from the training loop's own generator, so the
 draws depend on the seed alone, not on the loader's workers. Not for evaluation or prediction.
@@ -59,6 +62,44 @@ def mirror_about_face_midline(clips: Tensor) -> Tensor:
     return shifted
 
 
+# Ranges of the light and colour change: contrast and gain are factors, brightness is in
+# grey levels; GREY_SHARE of the changed clips lose their colour.
+CONTRAST = (0.7, 1.3)
+BRIGHTNESS = 25.0
+CHANNEL_GAIN = (0.85, 1.15)
+GREY_SHARE = 1 / 3
+
+
+def relit(rgb: Tensor, chosen: Tensor, generator: torch.Generator) -> Tensor:
+    """uint8 clips (B, 3, T, H, W) with those `chosen` given another light and colour: about
+    each clip's mean, contrast × a factor, + a brightness, each channel × its own gain, or
+    grey (the mean of the channels) for a share of them."""
+    batch = rgb.shape[0]
+
+    def uniform(low: float, high: float, *shape: int) -> Tensor:
+        return low + (high - low) * torch.rand(*shape, generator=generator)
+
+    # Drawn for every clip, chosen or not, so that each clip's draw does not depend on the
+    # others'.
+    contrast = uniform(*CONTRAST, batch)
+    brightness = uniform(-BRIGHTNESS, BRIGHTNESS, batch)
+    gain = uniform(*CHANNEL_GAIN, batch, 3)
+    grey = torch.rand(batch, generator=generator) < GREY_SHARE
+    if not chosen.any():
+        return rgb
+    clips = rgb[chosen].float()
+    mean = clips.mean(dim=(1, 2, 3, 4), keepdim=True)
+    clips = (clips - mean) * contrast[chosen].view(-1, 1, 1, 1, 1) + mean
+    clips = clips + brightness[chosen].view(-1, 1, 1, 1, 1)
+    clips = clips * gain[chosen].view(-1, 3, 1, 1, 1)
+    to_grey = grey[chosen]
+    if to_grey.any():
+        clips[to_grey] = clips[to_grey].mean(dim=1, keepdim=True).expand_as(clips[to_grey])
+    out = rgb.clone()
+    out[chosen] = clips.round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
 def augment_batch(
     rgb: Tensor, flow: Tensor, text_ids: Tensor, cfg: AugmentConfig, mirror: Tensor,
     generator: torch.Generator,
@@ -79,6 +120,8 @@ def augment_batch(
     if cfg.magnitude > 0:
         scale = 1.0 + cfg.magnitude * (2 * torch.rand(batch, generator=generator) - 1)
         flow = flow * scale.view(batch, 1, 1, 1, 1).to(flow.dtype)
+    if cfg.light > 0:
+        rgb = relit(rgb, torch.rand(batch, generator=generator) < cfg.light, generator)
     if cfg.time_shift > 0:
         frames = rgb.shape[2]
         shifts = torch.randint(-cfg.time_shift, cfg.time_shift + 1, (batch,),
