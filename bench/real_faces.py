@@ -4,11 +4,13 @@ Made from the 20 London people kept out of the committed faces (`attrmer.synth.r
 development_people`), read from ../shared/data/faces-stills (see attrmer.synth.development):
 
 - `learn`: 15 of them × happiness (their own smile as measured), sadness and surprise (the AU
-  model), one clip each at micro amplitude, in the CASME II layout; the method as a params file
-  sets it (default: params.yaml, the default settings) against MDMO + SVM on the same
-  subject-independent split (27 training clips, of which 2 subjects' select the epoch, and 18
-  test clips), the method over 5 seeds. It runs the pipeline's own functions: prepare (the
-  casme2 adapter), align, TIM, flow, attributes, pretraining when train.init says so, training.
+  model, or with `--motion unseen` dense fields of a design no training corpus draws: can the
+  method learn a motion from a handful of clips?), one clip each at micro amplitude, in the
+  CASME II layout; the method as a params file sets it (default: params.yaml, the default
+  settings) against MDMO + SVM on the same subject-independent split (27 training clips, of
+  which 2 subjects' select the epoch, and 18 test clips), the method over 5 seeds. It runs the
+  pipeline's own functions: prepare (the casme2 adapter), align, TIM, flow, attributes,
+  pretraining when train.init says so, training.
 - `smiles`: the default models (or --model) on a subtle real smile of each of the 20 people
   (their measured smile at 30 % of its amplitude, 480 px, 30 fps, `--window auto`): how many
   read as happiness, and how often the answers marked certain are right against those marked
@@ -47,7 +49,7 @@ def learn(args: argparse.Namespace) -> dict:
     from attrmer.datasets.prepare import prepare_dataset
     from attrmer.evaluate.metrics import accuracy, uf1
     from attrmer.manifest import read_manifest, usable
-    from attrmer.preprocess.pipeline import run_align, run_flow, run_interpolate
+    from attrmer.preprocess.pipeline import build_stores
     from attrmer.pretrain import run_pretraining
     from attrmer.synth.development import build_development_corpus
     from attrmer.train import TrainingLayout, train_seed
@@ -56,25 +58,29 @@ def learn(args: argparse.Namespace) -> dict:
     params = load_params(args.params)
     with tempfile.TemporaryDirectory(prefix="attrmer-real-faces-") as tmp:
         work = Path(tmp)
-        corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people)
+        from attrmer.config import SynthConfig
+
+        corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people,
+                                          motion=args.motion,
+                                          cfg=SynthConfig(intensity=args.intensity))
         params = dataclasses.replace(params, data=dataclasses.replace(
             params.data, name="casme2", root=str(corpus), classes=CLASSES))
         params.validate()
         interim = work / "interim"
         manifest_path = interim / "manifest.csv"
         prepare_dataset(params, interim)
-        pre = params.preprocess
-        aligned, rgb, flow = work / "aligned.h5", work / "rgb.h5", work / "flow.h5"
-        run_align(manifest_path, aligned, pre, gzip_level=0,
-                  max_detection_frames=pre.max_detection_frames, progress=False)
-        run_interpolate(aligned, rgb, pre, gzip_level=0, progress=False)
-        run_flow(aligned, flow, pre, params.flow, gzip_level=0, progress=False)
+        rgb, flow = build_stores(manifest_path, work, params.preprocess, params.flow,
+                                 progress=False)
         attributes = work / "attributes.csv"
         run_attributes(manifest_path, attributes, params.attributes)
-        pretrained = work / "pretrained"
+        pretrained = args.pretrained or work / "pretrained"
         started = time.perf_counter()
-        if params.train.init == "pretrained":
+        if params.train.init == "pretrained" and args.pretrained is None:
             run_pretraining(params, pretrained, dataset_manifest=manifest_path, progress=False)
+            if args.keep_pretrained is not None:
+                import shutil
+
+                shutil.copytree(pretrained, args.keep_pretrained, dirs_exist_ok=True)
         pretraining_seconds = time.perf_counter() - started
         accuracies, f1s, validation = [], [], []
         started = time.perf_counter()
@@ -97,7 +103,8 @@ def learn(args: argparse.Namespace) -> dict:
         y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
         sizes = rows["split"].value_counts().to_dict()
     result = {
-        "params": str(args.params), "seeds": args.seeds, "clips": sizes,
+        "params": str(args.params), "motion": args.motion, "intensity": args.intensity,
+        "seeds": args.seeds, "clips": sizes,
         "method_accuracy": _mean_sd(accuracies), "method_uf1": _mean_sd(f1s),
         "method_validation_accuracy": float(np.mean(validation)),
         "method_accuracy_by_seed": [round(a, 4) for a in accuracies],
@@ -108,7 +115,8 @@ def learn(args: argparse.Namespace) -> dict:
                     "training_per_seed": round(training_seconds / len(args.seeds), 1)},
     }
     acc, f1 = result["method_accuracy"], result["method_uf1"]
-    print(f"real-face development benchmark, learning ({args.params}; clips {sizes})")
+    print(f"real-face development benchmark, learning ({args.params}; sadness and surprise "
+          f"moved by the {args.motion} motion; intensity {args.intensity:g}; clips {sizes})")
     print(f"  method       accuracy {100 * acc[0]:.1f} ± {100 * acc[1]:.1f} %   UF1 "
           f"{100 * f1[0]:.1f} ± {100 * f1[1]:.1f} %   validation "
           f"{100 * result['method_validation_accuracy']:.1f} %   ({len(args.seeds)} seeds)")
@@ -174,6 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     learning.add_argument("--params", type=Path, default=REPO / "params.yaml")
     learning.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     learning.add_argument("--people", type=int, default=15)
+    learning.add_argument("--motion", choices=("model", "unseen"), default="model",
+                          help="sadness and surprise moved by the renderer's AU model (default) "
+                               "or by a design no training corpus draws")
+    learning.add_argument("--intensity", type=float, default=1.0,
+                          help="scale on every clip's apex amplitude (1: 0.5-1.8 px of the "
+                               "112 px face, as the built-in corpus)")
+    learning.add_argument("--pretrained", type=Path, default=None,
+                          help="start from this pretrained model instead of pretraining here "
+                               "(it must come from the same params' pretrain section)")
+    learning.add_argument("--keep-pretrained", type=Path, default=None,
+                          help="copy the model pretrained here to this folder")
     transfer = sub.add_parser("smiles", help="the default models on 20 subtle real smiles")
     transfer.add_argument("--model", type=Path, default=None,
                           help="a model directory or a folder of them (default: models/seeds)")

@@ -16,7 +16,7 @@ from attrmer.manifest import COLUMNS, write_manifest
 from attrmer.model import VideoNet
 from attrmer.modelfile import ModelFileError, load_model_dir, save_model_dir
 from attrmer.pretrain import pretraining_faces, pretraining_params, run_pretraining
-from attrmer.synth.identities import load_faces
+from attrmer.synth.identities import load_faces, real_subjects
 from attrmer.synth.render import plan_corpus
 from attrmer.train import train_seed
 from attrmer.train.warm_start import warm_start
@@ -36,13 +36,16 @@ def _manifest(path: Path, sides: dict[str, str]) -> Path:
 def test_auto_faces_on_the_built_in_data_are_the_training_subjects_only(tmp_path: Path) -> None:
     manifest = _manifest(tmp_path / "manifest.csv", {
         "sub01": "train", "sub02": "test", "sub03": "val", "sub04": "train", "sub11": "train"})
-    assert pretraining_faces(Params(), manifest) == [1, 4, 11]
+    bundled = Params.from_dict({"pretrain": {"identities": "bundled"}})
+    assert pretraining_faces(bundled, manifest) == [1, 4, 11]
+    # By default the real faces come after them: none is a subject of the built-in data.
+    assert pretraining_faces(Params(), manifest) == [1, 4, 11, *real_subjects()]
 
 
 def test_auto_faces_elsewhere_and_explicit_faces() -> None:
     casme2 = Params.from_dict({"data": {"name": "casme2", "root": "x"}})
     assert pretraining_faces(casme2, None) == []  # every bundled face
-    listed = Params.from_dict({"pretrain": {"faces": [5, 2]}})
+    listed = Params.from_dict({"pretrain": {"faces": [5, 2], "identities": "bundled"}})
     assert pretraining_faces(listed, None) == [2, 5]
 
 
@@ -150,7 +153,8 @@ def test_pretraining_renders_preprocesses_and_trains_a_model(tmp_path: Path) -> 
         "model": {"depth": 10, "width": 4, "input_size": 32, "feature_dim": 8},
         "synth": {"frame_height": 120, "min_frames": 8, "max_frames": 12},
         "train": {"amp": "off", "init": "pretrained"},
-        "pretrain": {"clips": 24, "steps": 2, "batch_size": 8, "faces": [1, 2, 3]},
+        "pretrain": {"clips": 24, "steps": 2, "batch_size": 8, "faces": [1, 2, 3],
+                     "identities": "bundled"},
     })
     record = run_pretraining(params, tmp_path / "model", progress=False)
     assert record["faces"] == [1, 2, 3]

@@ -159,6 +159,26 @@ def test_light_changes_a_clips_colour_alike_in_every_frame_and_leaves_its_flow()
     assert all(torch.equal(a, b) for a, b in zip(plain, off, strict=True))
 
 
+def test_backbone_lr_scale_slows_or_freezes_the_streams_convolutions_only() -> None:
+    from attrmer.model import VideoNet
+    from attrmer.train.loop import video_parameter_groups
+
+    video = VideoNet(num_classes=3, depth=10, width=4, feature_dim=8)
+    [whole] = video_parameter_groups(video, 1e-3, 1.0)
+    assert whole["lr"] == 1e-3
+    backbone, head = video_parameter_groups(video, 1e-3, 0.1)
+    assert backbone["lr"] == pytest.approx(1e-4) and head["lr"] == 1e-3
+    names = {id(p): n for n, p in video.named_parameters()}
+    assert all(".fc." in names[id(p)] or names[id(p)].startswith("classifier")
+               for p in head["params"])
+    assert not any(".fc." in names[id(p)] for p in backbone["params"])
+    assert len(backbone["params"]) + len(head["params"]) == len(list(video.parameters()))
+    [only_head] = video_parameter_groups(video, 1e-3, 0.0)
+    frozen = [n for n, p in video.named_parameters() if not p.requires_grad]
+    assert frozen and all("encoder" in n and ".fc." not in n for n in frozen)
+    assert {id(p) for p in only_head["params"]} == {id(p) for p in head["params"]}
+
+
 def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
     paths = make_project(tmp_path, subjects=5, per_subject=3)
     manifest = pd.read_csv(paths.inputs.manifest, dtype=str, keep_default_na=False)

@@ -116,6 +116,11 @@ class TrainConfig:
     attribute_branch: bool = True
     # Learning rate of the BERT encoder as a multiple of lr.
     text_lr_scale: float = 1.0
+    # Learning rate of the two streams' convolutional layers as a multiple of lr (their
+    # feature layers and the classifier keep lr): below 1, a pretrained network's motion
+    # features change less on a small dataset; 0 freezes them (their batch-norm statistics
+    # still follow the data).
+    backbone_lr_scale: float = 1.0
     # "auto": bf16 autocast where the hardware supports it; "off": plain fp32.
     amp: Literal["auto", "off"] = "auto"
     channels_last: bool = True
@@ -176,6 +181,9 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size: {self.batch_size} must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"train.lr: {self.lr} must be positive")
+        if self.backbone_lr_scale < 0:
+            raise ConfigError(f"train.backbone_lr_scale: {self.backbone_lr_scale} must not be "
+                              "negative")
         if self.tau <= 0:
             raise ConfigError(f"train.tau: {self.tau} must be positive")
         if self.num_workers < 0:
@@ -194,9 +202,9 @@ class PretrainConfig:
     faces: str | list[int] = "auto"
     # Real faces beside those: bundled (the faces above only), real (the 82 real faces only,
     # none a subject of any dataset) or all (both). synth.identities of the corpus.
-    identities: str = "bundled"
+    identities: str = "all"
     # Share of the corpus' happiness clips moved by a real person's smile (synth.real_smiles).
-    real_smiles: float = 0.0
+    real_smiles: float = 0.5
     # The class set the corpus is labelled with (the built-in corpus' names).
     classes: str | list[str] = "paper"
     # Optimiser steps of the video network alone (cross-entropy; no text model).

@@ -150,6 +150,21 @@ def run_flow(
                    gzip_level, progress)
 
 
+
+def build_stores(manifest_path: str | Path, folder: str | Path, preprocess_cfg: PreprocessConfig,
+                 flow_cfg: FlowConfig, *, progress: bool = True) -> tuple[Path, Path]:
+    """The three stages at once, uncompressed, into `folder`: rgb.h5 and flow.h5 (the aligned
+    store in between is removed). For corpora made on the fly (pretraining, benchmarks), not
+    for the DVC stages, which write each store as its own output."""
+    folder = Path(folder)
+    aligned, rgb, flow = folder / "aligned.h5", folder / "rgb.h5", folder / "flow.h5"
+    run_align(manifest_path, aligned, preprocess_cfg, gzip_level=0,
+              max_detection_frames=preprocess_cfg.max_detection_frames, progress=progress)
+    run_interpolate(aligned, rgb, preprocess_cfg, gzip_level=0, progress=progress)
+    run_flow(aligned, flow, preprocess_cfg, flow_cfg, gzip_level=0, progress=progress)
+    aligned.unlink()
+    return rgb, flow
+
 def _derive(
     aligned_path: str | Path,
     out_path: str | Path,

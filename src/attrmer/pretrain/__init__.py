@@ -101,7 +101,8 @@ def pretraining_params(params: Params, root: Path, faces: list[int]) -> Params:
     cfg = params.pretrain
     train = dataclasses.replace(
         params.train, attribute_branch=False, alpha=0.0, epochs=1, min_steps=cfg.steps,
-        batch_size=cfg.batch_size, lr=cfg.lr, patience=0, test_curve=False, init="scratch")
+        batch_size=cfg.batch_size, lr=cfg.lr, patience=0, test_curve=False, init="scratch",
+        backbone_lr_scale=1.0)
     return dataclasses.replace(
         params,
         data=dataclasses.replace(params.data, name="synthetic", root=str(root / "corpus"),
@@ -126,7 +127,7 @@ def run_pretraining(params: Params, out_dir: str | Path, *,
     is re-rendered in a new folder anyway, and the whole takes minutes).
     """
     from attrmer.datasets.prepare import prepare_dataset
-    from attrmer.preprocess.pipeline import run_align, run_flow, run_interpolate
+    from attrmer.preprocess.pipeline import build_stores
 
     faces = pretraining_faces(params, dataset_manifest)
     started = time.perf_counter()
@@ -145,13 +146,7 @@ def run_pretraining(params: Params, out_dir: str | Path, *,
                  int((manifest["status"] == "ok").sum()), len(manifest))
         manifest_path = interim / "manifest.csv"
         _train_on_everything(manifest, manifest_path)
-        pre = pt.preprocess
-        aligned, rgb, flow = work / "aligned.h5", work / "rgb.h5", work / "flow.h5"
-        run_align(manifest_path, aligned, pre, gzip_level=0,
-                  max_detection_frames=pre.max_detection_frames, progress=progress)
-        run_interpolate(aligned, rgb, pre, gzip_level=0, progress=progress)
-        run_flow(aligned, flow, pre, pt.flow, gzip_level=0, progress=progress)
-        aligned.unlink()
+        rgb, flow = build_stores(manifest_path, work, pt.preprocess, pt.flow, progress=progress)
         rendered = time.perf_counter() - started
         record = _fit(pt, manifest_path, rgb, flow, out_dir, faces=faces, progress=progress)
     finally:

@@ -113,8 +113,17 @@ def _field_peak(field: np.ndarray) -> float:
 
 
 def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: int = 15,
-                             seed: int = 0, cfg: SynthConfig | None = None) -> Path:
-    """The CASME II-layout corpus of `people_count` development people × CLASSES."""
+                             seed: int = 0, cfg: SynthConfig | None = None,
+                             motion: str = "model") -> Path:
+    """The CASME II-layout corpus of `people_count` development people × CLASSES.
+
+    motion: how sadness and surprise move: "model", the renderer's AU model (the motion every
+    rendered training corpus draws); "unseen", dense regional fields of another design
+    (`unseen_field`) that no training corpus draws, to check learning a class's motion from
+    the handful of clips a small dataset gives rather than recognising the renderer's.
+    """
+    if motion not in ("model", "unseen"):
+        raise ValueError(f"motion: {motion!r} is neither model nor unseen")
     cfg = cfg or SynthConfig()
     chosen = development_people(people(stills_root))[:people_count]
     landmarker = _Landmarker()
@@ -128,10 +137,13 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
                                    pair.landmarks)
             for episode, name in enumerate(CLASSES, start=1):
                 draft = draw_clip(rng, cfg, emotions[name], face)
-                apex = None
+                apex, made = None, "AU model"
                 if name == "happiness":
-                    apex = _micro_smile(pair, face, rng, cfg)
+                    apex, made = _micro_smile(pair, face, rng, cfg), "measured real smile"
                     draft.update(aus=tuple(apex.aus), smile=None)
+                elif motion == "unseen":
+                    apex, made = _micro_unseen(face, name, rng, cfg), "unseen design"
+                    draft.update(aus=tuple(apex.aus))
                 spec = ClipSpec(filename=f"EP{episode:02d}_01", **draft)
                 rendered = render_clip(spec, face, cfg, apex=apex)
                 folder = clip_dir(tmp, spec)
@@ -139,8 +151,7 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
                 for i, image in enumerate(rendered.frames):
                     (folder / f"img{spec.onset_frame + i}.jpg").write_bytes(
                         encode_jpeg(image, cfg.jpeg_quality))
-                truth = rendered.truth | {"motion": "measured real smile" if apex else
-                                          "AU model"}
+                truth = rendered.truth | {"motion": made}
                 specs.append(spec)
                 truths.append(truth)
         from attrmer.synth.render import SHEET_NAME
@@ -150,6 +161,7 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
             "what": "attrmer's real-face development corpus: people no training corpus sees",
             "people": [f"{p.set}-{p.id}" for p in chosen],
             "seed": seed,
+            "motion": motion,
             "parameters": dataclasses.asdict(cfg),
             "clips": truths,
         }, indent=1) + "\n")
@@ -166,6 +178,52 @@ def _micro_smile(pair: PhotoPair, face: Face, rng: np.random.Generator, cfg: Syn
     aus = [AuMotion(6, None, round(amplitude, 4)), AuMotion(12, None, round(amplitude, 4))]
     peak = float(np.linalg.norm(field, axis=2).max())
     return ExpressionField(field, np.zeros((1, 2)), aus, peak)
+
+
+# The unseen design: Gaussian patches of skin, each moving as one, per class. Each entry is
+# (centre as a mix of landmarks, radius in inter-ocular distances, up, out) with up/out in the
+# face's own axes as AU patterns give them, plus the codes a FACS coder would write.
+_UNSEEN = {
+    # Brows and the forehead above them rise as one sheet; the jaw drops, the mouth parting.
+    "surprise": ("1+2+26", (
+        ((19, 20, 21), 0.45, 1.0, 0.0), ((22, 23, 24), 0.45, 1.0, 0.0),
+        ((27,), 0.35, 0.5, 0.0), ((57, 8), 0.45, -0.8, 0.0), ((66,), 0.25, -0.6, 0.0),
+    )),
+    # The inner brows lift and draw together; the lip corners sink; the chin boss pushes up.
+    "sadness": ("1+4+15+17", (
+        ((21,), 0.22, 0.8, -0.5), ((22,), 0.22, 0.8, -0.5), ((48,), 0.28, -1.0, 0.2),
+        ((54,), 0.28, -1.0, 0.2), ((57, 8), 0.3, 0.6, 0.0),
+    )),
+}
+
+
+def unseen_field(face: Face, emotion: str) -> np.ndarray:
+    """A dense apex field (H, W, 2, peak 1 px) of `emotion` built from Gaussian patches of skin
+    (`_UNSEEN`), not from the AU model's landmark patterns and thin-plate spline."""
+    frame = face.frame
+    height, width = face.image.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    field = np.zeros((height, width, 2))
+    lateral_sign = np.sign(frame.lateral(face.landmarks))
+    for points, radius, up, out in _UNSEEN[emotion][1]:
+        centre = face.landmarks[list(points)].mean(0)
+        side = float(np.sign(lateral_sign[list(points)].sum()))
+        direction = -up * frame.down + out * side * frame.across
+        sigma = radius * frame.interocular
+        weight = np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (2 * sigma ** 2))
+        field += weight[..., None] * direction
+    return (field / np.linalg.norm(field, axis=2).max()).astype(np.float32)
+
+
+def _micro_unseen(face: Face, emotion: str, rng: np.random.Generator, cfg: SynthConfig
+                  ) -> ExpressionField:
+    """`unseen_field` at a micro-expression's apex amplitude, drawn as the renderer draws it."""
+    amplitude = float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity)
+    field = unseen_field(face, emotion) * np.float32(amplitude * face.pixels_per_aligned_pixel)
+    codes = [int(code) for code in _UNSEEN[emotion][0].split("+")]
+    aus = [AuMotion(code, None, round(amplitude, 4)) for code in codes]
+    return ExpressionField(field, np.zeros((1, 2)), aus, float(np.linalg.norm(field,
+                                                                              axis=2).max()))
 
 
 def write_smile_video(path: Path, pair: PhotoPair, *, fraction: float = 0.3, fps: int = 30,

@@ -136,6 +136,24 @@ def warmup_factor(cfg: TrainConfig, step: int) -> float:
     return 1.0 if cfg.warmup_steps == 0 else min(1.0, (step + 1) / cfg.warmup_steps)
 
 
+def video_parameter_groups(video: VideoNet, lr: float, backbone_lr_scale: float
+                           ) -> list[dict]:
+    """The video network's optimiser groups: one at `lr`, or with a backbone scale other than
+    1 the streams' convolutional layers apart at `lr` × the scale (left out, frozen, at 0)."""
+    if backbone_lr_scale == 1.0:
+        return [{"params": video.parameters(), "lr": lr}]
+    encoders = (video.rgb_encoder, video.flow_encoder)
+    backbone = [p for encoder in encoders for name, p in encoder.named_parameters()
+                if not name.startswith("fc.")]
+    chosen = {id(p) for p in backbone}
+    head = [p for p in video.parameters() if id(p) not in chosen]
+    if backbone_lr_scale == 0.0:
+        for parameter in backbone:
+            parameter.requires_grad_(False)
+        return [{"params": head, "lr": lr}]
+    return [{"params": backbone, "lr": lr * backbone_lr_scale}, {"params": head, "lr": lr}]
+
+
 def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: int,
                    runtime: Runtime, dist: DistributedContext,
                    init: Path | None = None) -> _Training:
@@ -156,7 +174,7 @@ def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: in
     tokens = None
     if attributes is not None:
         tokens = {k: v.to(runtime.device) for k, v in attributes.tokenize(sentences).items()}
-    groups = [{"params": model.video.parameters(), "lr": cfg.lr}]
+    groups = video_parameter_groups(model.video, cfg.lr, cfg.backbone_lr_scale)
     if attributes is not None:
         groups.append({"params": attributes.parameters(), "lr": cfg.lr * cfg.text_lr_scale})
     for group in groups:
