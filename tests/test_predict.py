@@ -26,6 +26,7 @@ from attrmer.predict import (
     find_clips,
     predict_paths,
 )
+from attrmer.predict.command import format_table
 from attrmer.predict.long_video import FALLBACK_REASONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -429,6 +430,7 @@ def test_a_long_video_is_spotted_and_each_micro_expression_classified(predictor,
     assert "error" not in none and none["label"] in none["probabilities"]
     assert none["window"]["spotted"] == {"kind": "strongest motion"}
     assert none["uncertain"] and none["reasons"][0] == FALLBACK_REASONS["strongest motion"]
+    assert "(the strongest motion of the video: nothing was spotted)" in format_table(none)
 
 
 def test_a_long_video_with_only_a_macro_expression_has_it_classified(predictor, tmp_path):
@@ -444,6 +446,7 @@ def test_a_long_video_with_only_a_macro_expression_has_it_classified(predictor, 
     assert record["window"]["how"] == "spot"
     assert record["window"]["spotted"]["kind"] == "macro"
     assert record["uncertain"] and record["reasons"][0] == FALLBACK_REASONS["macro"]
+    assert "spot (a spotted macro-expression" in format_table(record)
 
 
 def test_window_option_is_checked(workspace, capsys):

@@ -376,6 +376,16 @@ def _progress(items: list[Any]) -> Iterable[Any]:
     return tqdm(items, desc="predict", unit="clip", file=sys.stderr)
 
 
+def _spotted_text(spotted: dict[str, Any] | None) -> str:
+    """What the spotter found in the window, for the readable output."""
+    if not spotted:
+        return ""
+    if "score" not in spotted:  # nothing spotted: the strongest motion
+        return f" (the {spotted['kind']} of the video: nothing was spotted)"
+    return (f" (a spotted {spotted['kind']}-expression, {spotted['score']:.2f} px at the "
+            f"{spotted['region'].replace('_', ' ')})")
+
+
 def format_table(record: dict[str, Any]) -> str:
     """A readable block for one prediction: the label, the window, the votes, every class
     with a bar, and the reasons for doubt."""
@@ -390,8 +400,7 @@ def format_table(record: dict[str, Any]) -> str:
     lines = [
         f"{record['path']}: {record['label']}{verdict}",
         f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}"
-        + (f" (a spotted micro-expression, {span['spotted']['score']:.2f} px at the "
-           f"{span['spotted']['region'].replace('_', ' ')})" if span.get("spotted") else "")
+        + _spotted_text(span.get("spotted"))
         + f"; {record['frames']} frames used"
         + (f"; the face leaves the shot at frame {span['face_lost_at']}, searched before it"
            if span.get("face_lost_at") else ""),
