@@ -238,10 +238,14 @@ def test_a_folder_of_clips_predicts_each(predictor, workspace, tmp_path):
 
 # --- errors ---------------------------------------------------------------------------------
 
-def test_missing_file(predictor, tmp_path):
+def test_missing_file(predictor, tmp_path, capsys):
     missing = tmp_path / "nowhere.mp4"
     [record] = predict_paths(predictor, [missing])
     assert "no such file" in record["error"] and str(missing) in record["error"]
+    # Checked before any model is read: a missing model folder is not what is reported.
+    assert cli([str(missing), "--model", str(tmp_path / "no-model")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "no such file" in err and "no-model" not in err
 
 
 def test_undecodable_file(predictor, tmp_path):
@@ -587,3 +591,20 @@ def test_mouth_cycles_count_openings_and_closings_not_one_held_opening(monkeypat
     assert cycles([0, 1.2, 0.1, 1.3, 0.0, 1.4]) == 0  # below the jaw drop of a syllable
     assert cycles([5, 2, 8, 0]) == 1  # down, up, down: three legs
     assert cycles([0, 3]) == 0  # too few frames to hold a cycle
+
+
+def test_an_uncertain_answer_says_why_before_any_percentage_and_draws_no_bar() -> None:
+    record = {
+        "path": "clip.mp4", "label": "happiness", "uncertain": True,
+        "reasons": ["the 5 models disagree (3 happiness, 2 repression)"],
+        "probabilities": {"happiness": 0.52, "repression": 0.48},
+        "window": {"onset": 1, "offset": 30, "apex": 12, "how": "auto", "seconds": None},
+        "frames": 30, "models": 5, "votes": {"happiness": 3, "repression": 2},
+        "model": "models/seeds",
+    }
+    lines = format_table(record).splitlines()
+    assert lines[0] == "clip.mp4: happiness  (uncertain)"
+    assert lines[1] == "  ! the 5 models disagree (3 happiness, 2 repression)"
+    assert "#" not in "\n".join(lines) and "52.0%" in lines[-2]
+    sure = format_table(record | {"uncertain": False, "reasons": []})
+    assert "!" not in sure and "####" in sure

@@ -72,15 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
             + ", ...), a\nfolder of frames, or a folder of clips (subfolders of frames and/or "
             "video files,\neach predicted).\n\n"
             "By default every seed's model of the last `dvc repro` (models/seeds/seed_*) scores\n"
-            "the clip: the answer is their mean calibrated probability, with their votes, and\n"
-            "`uncertain` with the reasons when they disagree, when the clip moves far more or\n"
-            "less than the training clips, or when no class is likely.\n\n"
+            "the clip: the answer is the class of highest mean calibrated probability over the\n"
+            "models (not the most votes: two sure models can outweigh three unsure ones), with\n"
+            "each model's own answer as its vote, and `uncertain` with the reasons, first, when\n"
+            "fewer than 4 of 5 models give the answer, when the clip moves far more or less\n"
+            "than the training clips, or when no class is likely.\n\n"
             "--window auto (the default) classifies the onset-apex-offset window where facial\n"
             "motion against the first frame peaks (eyes left out, so blinks do not count);\n"
             "full uses every frame; ONSET:OFFSET the frames given (counted from 1). On a\n"
             "clip over 10 s, auto spots the micro- and macro-expressions first (as `attrmer\n"
-            "spot` does) and classifies each micro-expression (one record each); --window\n"
-            "spot does so on any clip.\n\n"
+            "spot` does) and classifies each micro-expression (one record each; with none,\n"
+            "each macro-expression, and with neither the strongest motion, marked uncertain);\n"
+            "--window spot does so on any clip.\n\n"
             "--json prints a list with one object per clip, also for one clip: path, label,\n"
             "probabilities {class: p}, window {onset, apex, offset, how, seconds}, frames,\n"
             "models, votes, agreement, uncertain, reasons, motion, model; a clip that could\n"
@@ -139,6 +142,7 @@ def cli(argv: list[str]) -> int:
     try:
         window = window_choice(args)
         check_device(args.device)
+        _require_some_clip(args.paths)
     except (InputError, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     try:
@@ -185,6 +189,20 @@ def cli(argv: list[str]) -> int:
 
 # Up to this many clips are prepared ahead (attrmer.predict.ahead); more are prepared here.
 PREPARE_AHEAD_MAX_CLIPS = 8
+
+
+def _require_some_clip(paths: Sequence[Path]) -> None:
+    """Before any model loads: when no path names a clip, the first one's InputError (a path
+    that does, among missing ones, is predicted and the others reported after it)."""
+    first_error = None
+    for path in paths:
+        try:
+            if find_clips(path):
+                return
+        except InputError as exc:
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
 
 
 def _clip_count(paths: Sequence[Path]) -> int:
@@ -387,8 +405,9 @@ def _spotted_text(spotted: dict[str, Any] | None) -> str:
 
 
 def format_table(record: dict[str, Any]) -> str:
-    """A readable block for one prediction: the label, the window, the votes, every class
-    with a bar, and the reasons for doubt."""
+    """A readable block for one prediction: the label, the window, the votes and every class
+    with a bar. An uncertain answer gives its reasons first, right under the label, and its
+    classes without bars: a bar would read as confidence the answer does not have."""
     probabilities: dict[str, float] = record["probabilities"]
     width = max(len(name) for name in probabilities)
     span = record["window"]
@@ -397,19 +416,22 @@ def format_table(record: dict[str, Any]) -> str:
     apex = f", apex {span['apex']}" if span.get("apex") else ""
     verdict = "  (uncertain)" if record["uncertain"] else ""
     votes = ", ".join(f"{name} {n}" for name, n in record["votes"].items())
+    doubts = [f"  ! {reason}" for reason in record["reasons"]]
     lines = [
         f"{record['path']}: {record['label']}{verdict}",
+        *doubts,
         f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}"
         + _spotted_text(span.get("spotted"))
         + f"; {record['frames']} frames used"
         + (f"; the face leaves the shot at frame {span['face_lost_at']}, searched before it"
            if span.get("face_lost_at") else ""),
-        f"  models: {record['models']} ({votes}), from {record['model']}",
+        f"  models: {record['models']} (votes {votes}; the answer: the highest mean "
+        f"probability), from {record['model']}",
     ]
     for name, p in probabilities.items():
         marker = "*" if name == record["label"] else " "
-        lines.append(f"  {marker} {name:<{width}}  {p:6.1%}  {'#' * round(p * 40)}")
-    lines += [f"  ! {reason}" for reason in record["reasons"]]
+        bar = "" if record["uncertain"] else f"  {'#' * round(p * 40)}"
+        lines.append(f"  {marker} {name:<{width}}  {p:6.1%}{bar}".rstrip())
     if "timings" in record:
         lines.append("  seconds: " + ", ".join(f"{step} {record['timings'][step]:.3f}"
                                                for step in TIMED_STEPS))
