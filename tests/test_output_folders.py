@@ -4,6 +4,10 @@ refused when it holds their files, accepted when new, empty or attrmer's own (at
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from attrmer import cli as attrmer_cli
 from attrmer.config import Params
 from attrmer.datasets import DatasetError
 from attrmer.datasets.prepare import prepare_dataset
+from attrmer.errors import EXIT_INTERRUPTED
 from attrmer.io import OWNER_MARKER, FolderNotOwnedError, claim_folder, owned_folder
 from attrmer.report.tables import write_report
 from attrmer.synth.render import CORPUS_JSON
@@ -171,3 +176,23 @@ def test_the_built_in_corpus_is_not_rendered_into_a_missing_folder_elsewhere(
                                         "classes": "all"},
                                "synth": synth})
     assert len(prepare_dataset(params, project / "interim2")) == 2
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_command_says_so_in_one_line_and_leaves_no_half_output(
+        tmp_path: Path, signum: int) -> None:
+    out = tmp_path / "corpus"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "attrmer.cli", "synth", str(out), "--clips", "400",
+         "--workers", "1"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    # Rendering has begun once the temporary folder is there.
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".corpus.*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED
+    said = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(said) == 1 and said[0].startswith("attrmer synth: interrupted")
+    assert "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".corpus.*"))

@@ -29,3 +29,17 @@ def test_stage_reports_a_missing_input_without_a_traceback(stage, argv, name, tm
     assert str(tmp_path) in err
     assert "Traceback" not in err
     assert not list(tmp_path.glob("*.h5")) and not list(tmp_path.glob("*.csv"))
+
+
+def test_an_interrupted_stage_says_so_in_one_line_on_exit_130(capsys) -> None:
+    from attrmer.errors import EXIT_INTERRUPTED, run_reporting_errors
+
+    def stopped() -> None:
+        raise KeyboardInterrupt
+
+    assert run_reporting_errors("train", stopped) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("train: interrupted")
+    assert "checkpoints/" in err
+    assert run_reporting_errors("align", stopped) == EXIT_INTERRUPTED
+    assert "checkpoints" not in capsys.readouterr().err

@@ -47,8 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"attrmer: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    code = int(module.cli(rest) or 0)
+    from attrmer.errors import EXIT_INTERRUPTED, interruptible
+
+    try:
+        with interruptible():
+            module = importlib.import_module(COMMANDS[name][0])
+            code = int(module.cli(rest) or 0)
+    except KeyboardInterrupt:
+        print(f"attrmer {name}: interrupted (exit {EXIT_INTERRUPTED}); files are written "
+              "whole or not at all", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     if from_command_line and name in FAST_EXIT:
         _exit_now(code)
     return code

@@ -7,8 +7,13 @@ non-zero instead of showing a traceback; anything else is a bug and keeps its tr
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
+
+# The exit status of a command or stage stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells
+# report it).
+EXIT_INTERRUPTED = 130
 
 
 class AttrmerError(Exception):
@@ -16,10 +21,45 @@ class AttrmerError(Exception):
 
 
 def run_reporting_errors(stage: str, action: Callable[[], object]) -> int:
-    """Run `action`; print an AttrmerError (or a missing file) as `stage: message`, exit 1."""
-    try:
-        action()
-    except (AttrmerError, FileNotFoundError) as exc:
-        print(f"{stage}: {exc}", file=sys.stderr)
-        return 1
+    """Run `action`; print an AttrmerError (or a missing file) as `stage: message`, exit 1;
+    an interruption (Ctrl-C, SIGTERM) as `stage: interrupted`, exit EXIT_INTERRUPTED. Outputs
+    are written atomically, so an interrupted stage leaves none of them half-written."""
+    with interruptible():
+        try:
+            action()
+        except (AttrmerError, FileNotFoundError) as exc:
+            print(f"{stage}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"{stage}: interrupted; nothing it was writing was left half-written"
+                  + INTERRUPTED_NOTES.get(stage, ""), file=sys.stderr)
+            return EXIT_INTERRUPTED
     return 0
+
+
+# What an interrupted stage keeps, for its one line.
+INTERRUPTED_NOTES = {
+    "train": "; finished (seed, fold) trainings are kept in checkpoints/ and the next run "
+             "takes them up",
+}
+
+
+class interruptible:
+    """SIGTERM handled as Ctrl-C (a KeyboardInterrupt) inside the block, in the main thread,
+    so that `dvc exp` cancelling a stage and a user pressing Ctrl-C end it the same way."""
+
+    def __enter__(self) -> interruptible:
+        import threading
+
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -636,21 +636,20 @@ def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None
     workers = default_workers() if workers is None else max(1, workers)
     with owned_folder(out_dir, command="attrmer synth", force=force,
                       own_names=CORPUS_ENTRIES) as tmp:
-        bar = tqdm(total=len(specs), desc="synth: rendering clips", unit="clip",
-                   disable=not progress)
-        if workers == 1 or len(specs) == 1:
+        # Closed however the block ends, so that a message after it starts a line of its own.
+        with tqdm(total=len(specs), desc="synth: rendering clips", unit="clip",
+                  disable=not progress) as bar:
             truths = []
-            for spec in specs:
-                truths.append(write_clip(tmp, spec, faces[spec.subject - 1], cfg))
-                bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-                truths = []
-                for truth in pool.imap(_render_task, [(str(tmp), s) for s in specs]):
-                    truths.append(truth)
+            if workers == 1 or len(specs) == 1:
+                for spec in specs:
+                    truths.append(write_clip(tmp, spec, faces[spec.subject - 1], cfg))
                     bar.update()
-        bar.close()
+            else:
+                context = multiprocessing.get_context("spawn")
+                with context.Pool(workers, initializer=_init_worker, initargs=(cfg,)) as pool:
+                    for truth in pool.imap(_render_task, [(str(tmp), s) for s in specs]):
+                        truths.append(truth)
+                        bar.update()
         write_sheet(tmp / SHEET_NAME, specs)
         corpus = {
             "format": f"CASME II 2014 coding sheet + {FRAMES_DIR}/subXX/<Filename>/img<N>.jpg",
