@@ -113,6 +113,9 @@ def _end_with_parent() -> None:
     """Ask Linux to stop this child when its parent dies (a killed `predict` must not leave
     a long video being prepared); stop at once if the parent is already gone."""
     parent = os.getppid()
+    # The parent's "SIGTERM as Ctrl-C" (attrmer.errors.interruptible) is not the child's: on
+    # the parent's death it just stops.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
