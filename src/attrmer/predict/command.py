@@ -142,7 +142,7 @@ def cli(argv: list[str]) -> int:
     try:
         window = window_choice(args)
         check_device(args.device)
-        _require_some_clip(args.paths)
+        clip_count = _count_clips(args.paths)
     except (InputError, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     try:
@@ -156,7 +156,7 @@ def cli(argv: list[str]) -> int:
     # about as long, and a call on a few clips finishes in little more than the longer.
     with PreparingAhead(settings[0], lambda preparer: prepare_paths(
             preparer, args.paths, window=window, fps=args.fps),
-            enabled=_clip_count(args.paths) <= PREPARE_AHEAD_MAX_CLIPS) as ahead:
+            enabled=clip_count <= PREPARE_AHEAD_MAX_CLIPS) as ahead:
         try:
             predictor = Predictor(directories, device=args.device,
                                   warm_aligner=not ahead.running, settings=settings)
@@ -191,29 +191,19 @@ def cli(argv: list[str]) -> int:
 PREPARE_AHEAD_MAX_CLIPS = 8
 
 
-def _require_some_clip(paths: Sequence[Path]) -> None:
-    """Before any model loads: when no path names a clip, the first one's InputError (a path
-    that does, among missing ones, is predicted and the others reported after it)."""
-    first_error = None
+def _count_clips(paths: Sequence[Path]) -> int:
+    """How many clips the paths stand for (a path naming none counts as one: its error),
+    read before any model loads. When no path names a clip, the first one's InputError; a
+    path that does, among missing ones, is predicted and the others reported after it."""
+    found, errors = 0, []
     for path in paths:
         try:
-            if find_clips(path):
-                return
+            found += len(find_clips(path))
         except InputError as exc:
-            first_error = first_error or exc
-    if first_error is not None:
-        raise first_error
-
-
-def _clip_count(paths: Sequence[Path]) -> int:
-    """How many clips the paths stand for (a path naming none counts as one: its error)."""
-    count = 0
-    for path in paths:
-        try:
-            count += len(find_clips(path))
-        except InputError:
-            count += 1
-    return count
+            errors.append(exc)
+    if errors and not found:
+        raise errors[0]
+    return found + len(errors)
 
 
 def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice,

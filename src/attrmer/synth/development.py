@@ -35,15 +35,14 @@ from attrmer.synth.real_stills import Person, _rgb, development_people, people
 from attrmer.synth.render import (
     CORPUS_JSON,
     EMOTIONS,
-    MAX_APEX_ALIGNED_PX,
+    SHEET_NAME,
     ClipSpec,
     ExpressionField,
     camera_frame,
-    clip_dir,
+    draw_apex_amplitude,
     draw_clip,
-    encode_jpeg,
     expression_profile,
-    render_clip,
+    write_clip,
     write_sheet,
 )
 from attrmer.synth.warp import Warper
@@ -145,17 +144,8 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
                     apex, made = _micro_unseen(face, name, rng, cfg), "unseen design"
                     draft.update(aus=tuple(apex.aus))
                 spec = ClipSpec(filename=f"EP{episode:02d}_01", **draft)
-                rendered = render_clip(spec, face, cfg, apex=apex)
-                folder = clip_dir(tmp, spec)
-                folder.mkdir(parents=True, exist_ok=True)
-                for i, image in enumerate(rendered.frames):
-                    (folder / f"img{spec.onset_frame + i}.jpg").write_bytes(
-                        encode_jpeg(image, cfg.jpeg_quality))
-                truth = rendered.truth | {"motion": made}
+                truths.append(write_clip(tmp, spec, face, cfg, apex=apex) | {"motion": made})
                 specs.append(spec)
-                truths.append(truth)
-        from attrmer.synth.render import SHEET_NAME
-
         write_sheet(tmp / SHEET_NAME, specs)
         (tmp / CORPUS_JSON).write_text(json.dumps({
             "what": "attrmer's real-face development corpus: people no training corpus sees",
@@ -173,7 +163,7 @@ def _micro_smile(pair: PhotoPair, face: Face, rng: np.random.Generator, cfg: Syn
     """The person's measured smile scaled to a micro-expression's apex, drawn as the renderer
     draws an AU's (0.5-1.8 aligned px at intensity 1, at most 2)."""
     field = measured_smile_field(pair)
-    amplitude = float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity)
+    amplitude = draw_apex_amplitude(rng, cfg.intensity)
     field *= np.float32(amplitude * face.pixels_per_aligned_pixel / _field_peak(field))
     aus = [AuMotion(6, None, round(amplitude, 4)), AuMotion(12, None, round(amplitude, 4))]
     peak = float(np.linalg.norm(field, axis=2).max())
@@ -218,7 +208,7 @@ def unseen_field(face: Face, emotion: str) -> np.ndarray:
 def _micro_unseen(face: Face, emotion: str, rng: np.random.Generator, cfg: SynthConfig
                   ) -> ExpressionField:
     """`unseen_field` at a micro-expression's apex amplitude, drawn as the renderer draws it."""
-    amplitude = float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity)
+    amplitude = draw_apex_amplitude(rng, cfg.intensity)
     field = unseen_field(face, emotion) * np.float32(amplitude * face.pixels_per_aligned_pixel)
     codes = [int(code) for code in _UNSEEN[emotion][0].split("+")]
     aus = [AuMotion(code, None, round(amplitude, 4)) for code in codes]

@@ -277,8 +277,14 @@ def _draw_real_smile(rng: np.random.Generator, cfg: SynthConfig
         return None
     stills = sorted(real_smile_patterns())
     still = stills[int(rng.integers(len(stills)))]
-    amplitude = round(float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * cfg.intensity), 4)
+    amplitude = round(draw_apex_amplitude(rng, cfg.intensity), 4)
     return still, (AuMotion(6, None, amplitude), AuMotion(12, None, amplitude))
+
+
+def draw_apex_amplitude(rng: np.random.Generator, intensity: float) -> float:
+    """The apex amplitude (aligned px) of a motion that is not the AU model's (a real smile,
+    a measured field): drawn as the AU model draws its base, within the micro range."""
+    return float(min(rng.uniform(0.5, 1.8), MAX_APEX_ALIGNED_PX) * intensity)
 
 
 def draw_clip(rng: np.random.Generator, cfg: SynthConfig, emotion: Emotion, face: Face
@@ -540,8 +546,10 @@ def encode_jpeg(frame: np.ndarray, quality: int, *, grey: bool = False) -> bytes
     return encoded.tobytes()
 
 
-def write_clip(root: Path, spec: ClipSpec, face: Face, cfg: SynthConfig) -> dict:
-    rendered = render_clip(spec, face, cfg)
+def write_clip(root: Path, spec: ClipSpec, face: Face, cfg: SynthConfig, *,
+               apex: ExpressionField | None = None) -> dict:
+    """Render the clip (`render_clip`) into its frame folder under `root`; its truth."""
+    rendered = render_clip(spec, face, cfg, apex=apex)
     folder = clip_dir(root, spec)
     folder.mkdir(parents=True, exist_ok=True)
     layout = SYNTH_RESOLUTIONS.get(cfg.resolution)
