@@ -3,6 +3,7 @@ folds that lack a class, and model selection that never looks at test labels."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -203,6 +204,13 @@ def test_loso_fold_whose_subject_owns_a_class_still_trains(tmp_path) -> None:
     assert set(validation["fold"]) == set(metrics["folds"])
     assert len(validation) == sum(f["n_val"] for f in metrics["folds"].values())
     assert metrics["temperature"] > 0
+    # The temperature's own predictions: the saved model's fold, the same clips, each at an
+    # epoch chosen on the other half (one epoch here, so the selected model's predictions).
+    fitted_on = pd.read_csv(paths.metrics / "seed_0_calibration.csv", dtype={"fold": str})
+    last = validation[validation["fold"] == list(metrics["folds"])[-1]]
+    assert fitted_on["key"].tolist() == last["key"].tolist()
+    np.testing.assert_allclose(fitted_on.filter(like="prob_"), last.filter(like="prob_"),
+                               atol=1e-6)
 
 
 def test_holdout_without_a_class_in_training_is_still_refused(tmp_path) -> None:

@@ -1,8 +1,9 @@
 """The reliability diagram of the evaluate stage: are the models' probabilities honest?
 
-For every seed, the selected model's validation predictions (which its temperature was fitted
-on) and its test predictions (which the temperature never saw), pooled over seeds, each shown
-raw and calibrated. Under LOSO a seed saves the last fold's model and temperature, so only that
+For every seed, the validation predictions its temperature was fitted on (cross-fitted: each
+clip at the epoch chosen on the other validation clips, `seed_<s>_calibration.csv`) and its
+test predictions (which the temperature never saw), pooled over seeds, each shown raw and
+calibrated. Under LOSO a seed saves the last fold's model and temperature, so only that
 fold's predictions are drawn: the other folds' models were never calibrated. Written as
 `metrics/reliability.png` and, in numbers, `metrics/calibration.json`.
 """
@@ -57,9 +58,11 @@ def calibration_report(directory: str | Path, seeds: Sequence[int]) -> dict[str,
     for seed in seeds:
         temperature, fold = _seed_record(directory, seed)
         temperatures[str(seed)] = temperature
-        for side, name in (("validation", f"seed_{seed}_validation.csv"),
-                           ("test", f"seed_{seed}_predictions.csv")):
-            path = directory / name
+        fitted_on = directory / f"seed_{seed}_calibration.csv"
+        if not fitted_on.is_file():  # written before calibration was cross-fitted
+            fitted_on = directory / f"seed_{seed}_validation.csv"
+        for side, path in (("validation", fitted_on),
+                           ("test", directory / f"seed_{seed}_predictions.csv")):
             if not path.is_file() or path.stat().st_size == 0:
                 continue
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class Checkpoint:
     epoch: int  # epochs completed
     history: list[dict[str, float]]
     best: dict[str, Any]
+    # Every scored epoch's validation probabilities ({epoch: rows x classes}), from which the
+    # temperature's cross-fitted predictions are taken (attrmer.train.selection).
+    validation: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -125,6 +128,7 @@ def save_checkpoint(
         "epoch": checkpoint.epoch,
         "history": checkpoint.history,
         "best": checkpoint.best,
+        "validation": checkpoint.validation,
         "optimizer": optim_meta,
     }
     # Tensors first, then the JSON that makes the checkpoint count: a kill in between leaves
@@ -163,4 +167,5 @@ def load_checkpoint(
     torch.set_rng_state(tensors["rng.torch"])
     generator.set_state(tensors["rng.loader"])
     best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
-    return Checkpoint(meta["epoch"], meta["history"], meta["best"]), best_state
+    return (Checkpoint(meta["epoch"], meta["history"], meta["best"],
+                       meta.get("validation", {})), best_state)

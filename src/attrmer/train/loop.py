@@ -47,6 +47,7 @@ from attrmer.train.data import (
 )
 from attrmer.train.distributed import DistributedContext
 from attrmer.train.runtime import Runtime, runtime_arithmetic
+from attrmer.train.selection import cross_fitted_validation, improves
 from attrmer.train.warm_start import source_fingerprint, warm_start
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,11 @@ class FoldResult:
     n_train: int = 0
     n_val: int = 0
     epochs: int = 0  # epochs trained (train.epochs, raised by min_steps, cut by patience)
-    # The selected model's predictions of the validation side (empty without one): what the
-    # temperature is fitted on.
+    # The selected model's predictions of the validation side (empty without one).
     validation: pd.DataFrame | None = None
+    # The validation side as predicted at epochs chosen without each clip (cross-fitted,
+    # attrmer.train.selection): what the temperature is fitted on.
+    calibration: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -251,24 +254,21 @@ def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
 
 
 def score_epoch(t: _Training, params: Params, table: TrainingTable, fold: Fold,
-                runtime: Runtime) -> dict[str, float]:
-    """Validation accuracy and loss (what selects the model); the test side only when
+                runtime: Runtime) -> tuple[dict[str, float], np.ndarray | None]:
+    """Validation accuracy and loss (what selects the model), and the validation
+    probabilities (None without validation subjects); the test side only when
     `train.test_curve` asks, under a name that says it selects nothing."""
     record: dict[str, float] = {}
+    probabilities = None
     if not fold.val.empty:
         val = predict_rows(t.model.video, table, fold.val, params, runtime, cache=t.cache)
         record["val_accuracy"] = prediction_accuracy(val)
         record["val_loss"] = _nll(val, table.classes)
+        probabilities = val[[f"prob_{c}" for c in table.classes]].to_numpy(np.float32)
     if params.train.test_curve:
         test = predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
         record["test_accuracy_not_for_selection"] = prediction_accuracy(test)
-    return record
-
-
-def _improves(record: dict[str, float], best: dict[str, Any]) -> bool:
-    """Higher validation accuracy, or the same with a lower validation loss."""
-    score, loss = record["val_accuracy"], record["val_loss"]
-    return score > best["score"] or (score == best["score"] and loss < best.get("loss", np.inf))
+    return record, probabilities
 
 
 def fit_fold(
@@ -354,11 +354,15 @@ def _run_epoch(t: _Training, run: _FoldRun, params: Params, table: TrainingTable
     record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
                          description=f"{fold.name} epoch {epoch}/{t.epochs}")
     if dist.is_main:
-        record |= score_epoch(t, params, table, fold, runtime)
+        scores, probabilities = score_epoch(t, params, table, fold, runtime)
+        record |= scores
+        if probabilities is not None:
+            run.state.validation[str(epoch)] = probabilities.tolist()
         # Wall time of the epoch (training and scoring), for the log and the history; the
         # curves leave it out, so that the stage's outputs stay the same from run to run.
         record["seconds"] = round(time.monotonic() - started, 3)
-        if "val_accuracy" in record and _improves(record, run.state.best):
+        if "val_accuracy" in record and improves(record["val_accuracy"], record["val_loss"],
+                                                 run.state.best):
             run.state.best = {"epoch": epoch, "score": record["val_accuracy"],
                               "loss": record["val_loss"]}
             run.best_state = copy.deepcopy(t.model.video.state_dict())
@@ -383,12 +387,17 @@ def _finish(t: _Training, run: _FoldRun, params: Params, table: TrainingTable, f
                                    cache=t.cache)
         validation = predict_rows(t.model.video, table, fold.val, params, runtime,
                                   cache=t.cache)
-    for frame in (predictions, validation):
+    calibration = pd.DataFrame()
+    if dist.is_main and not fold.val.empty and run.state.validation:
+        scored = {int(e): np.asarray(p, np.float32) for e, p in run.state.validation.items()}
+        probabilities, _ = cross_fitted_validation(fold.val, scored)
+        calibration = prediction_frame(fold.val, probabilities, table.classes)
+    for frame in (predictions, validation, calibration):
         if not frame.empty:
             frame.insert(2, "fold", fold.name)
     return FoldResult(predictions, t.model.video, selected, run.state.history,
                       n_train=len(fold.train), n_val=len(fold.val), epochs=run.state.epoch,
-                      validation=validation)
+                      validation=validation, calibration=calibration)
 
 
 def fold_settings_hash(params: Params, table: TrainingTable, fold: Fold, *, seed: int,

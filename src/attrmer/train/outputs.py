@@ -37,7 +37,9 @@ class SeedPaths:
     """Where one seed's outputs go."""
 
     model_dir: Path
-    metrics_dir: Path  # seed_<s>.json, seed_<s>_predictions.csv, seed_<s>_validation.csv
+    # seed_<s>.json, seed_<s>_predictions.csv, seed_<s>_validation.csv,
+    # seed_<s>_calibration.csv
+    metrics_dir: Path
 
 
 def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
@@ -72,7 +74,7 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
         "folds": folds,
     }
     final, final_fold = outcomes[-1], table.folds[-1]
-    calibration = fit_calibration(final.validation, table.classes)
+    calibration = fit_calibration(final.calibration, table.classes)
     metrics["temperature"] = calibration["temperature"]
     network = VideoNet.from_config(params.model, num_classes=len(table.classes))
     network.load_state_dict(final.state)
@@ -94,13 +96,18 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
     validation = pd.concat(sides, ignore_index=True) if sides else predictions.iloc[0:0]
     with atomic_path(paths.metrics_dir / f"seed_{seed}_validation.csv") as tmp:
         validation.to_csv(tmp, index=False, float_format="%.6f")
+    # What the temperature was fitted on: the saved model's fold, cross-fitted.
+    fitted_on = final.calibration if not final.calibration.empty else predictions.iloc[0:0]
+    with atomic_path(paths.metrics_dir / f"seed_{seed}_calibration.csv") as tmp:
+        fitted_on.to_csv(tmp, index=False, float_format="%.6f")
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
 
 
 def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict[str, Any]:
     """The temperature that calibrates the saved model, fitted on its validation subjects'
-    predictions (1.0, i.e. none, without validation subjects)."""
+    cross-fitted predictions (each clip predicted at the epoch chosen on the other half of
+    them: attrmer.train.selection); 1.0, i.e. none, without validation subjects."""
     if validation is None or validation.empty:
         return {"temperature": 1.0, "validation_clips": 0,
                 "note": "no validation subjects: probabilities are not calibrated"}
@@ -108,6 +115,7 @@ def fit_calibration(validation: pd.DataFrame | None, classes: list[str]) -> dict
     labels = validation["y_true"].to_numpy()
     temperature = fit_temperature(probabilities, labels)
     return {"temperature": temperature, "validation_clips": len(validation),
+            "fitted_on": "validation clips, each at the epoch chosen on the other half",
             "validation_nll": round(negative_log_likelihood(probabilities, labels), 4),
             "validation_nll_calibrated": round(negative_log_likelihood(
                 apply_temperature(probabilities, temperature), labels), 4)}

@@ -79,6 +79,8 @@ class FoldOutcome:
     epochs: int
     # The selected network's weights (CPU), for the fold whose task keeps its model.
     state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    # The validation side at epochs chosen without each clip: what calibration is fitted on.
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def of(cls, result: FoldResult, *, keep_model: bool) -> FoldOutcome:
@@ -87,8 +89,9 @@ class FoldOutcome:
             state = {k: v.detach().to("cpu").contiguous()
                      for k, v in result.model.state_dict().items()}
         validation = result.validation if result.validation is not None else pd.DataFrame()
+        calibration = result.calibration if result.calibration is not None else pd.DataFrame()
         return cls(result.predictions, validation, result.history, result.selected_epoch,
-                   result.n_train, result.n_val, result.epochs, state)
+                   result.n_train, result.n_val, result.epochs, state, calibration)
 
 
 def load_table(params: Params, inputs: TrainingInputs) -> TrainingTable:
@@ -131,6 +134,10 @@ def remove_checkpoint(path: Path | None) -> None:
             path.with_suffix(suffix).unlink(missing_ok=True)
 
 
+# The prediction tables of a finished fold, as FoldOutcome names them.
+SIDES = ("predictions", "validation", "calibration")
+
+
 class FinishedFolds:
     """Finished folds kept on disk (`<checkpoints>/seed_<s>/<fold>.result.*`) until the run
     has written every seed's outputs; a kept one counts only under the settings hash it was
@@ -153,7 +160,7 @@ class FinishedFolds:
             "n_val": outcome.n_val, "epochs": outcome.epochs,
             "has_model": outcome.state is not None,
         }
-        for side in ("predictions", "validation"):
+        for side in SIDES:
             frame = getattr(outcome, side)
             probabilities = frame.filter(like="prob_").to_numpy(np.float32)
             meta[side] = {
@@ -182,13 +189,15 @@ class FinishedFolds:
             meta = json.loads(meta_path.read_text())
         except ValueError:
             return None
+        if any(side not in meta for side in SIDES):
+            return None  # kept by an older attrmer
         if meta.get("settings_hash") != settings_hash or (task.keep_model
                                                           and not meta["has_model"]):
             return None
         with safe_open(str(tensor_path), "pt") as handle:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
         frames = {}
-        for side in ("predictions", "validation"):
+        for side in SIDES:
             record = meta[side]
             rows = pd.DataFrame(record["rows"])
             probabilities = tensors.get(f"{side}.probabilities")
@@ -201,7 +210,8 @@ class FinishedFolds:
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")} or None
         return FoldOutcome(frames["predictions"], frames["validation"], meta["history"],
                            meta["selected_epoch"], meta["n_train"], meta["n_val"],
-                           meta["epochs"], state if task.keep_model else None)
+                           meta["epochs"], state if task.keep_model else None,
+                           frames["calibration"])
 
     def remove(self, task: TrainingTask) -> None:
         stem = self._stem(task)
