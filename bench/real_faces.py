@@ -16,8 +16,13 @@ development_people`), read from ../shared/data/faces-stills (see attrmer.synth.d
   read as happiness, and how often the answers marked certain are right against those marked
   uncertain.
 
+- `zeroshot`: a network as it comes (default: the pretrained one, models/pretrained) on the
+  45 clips of `learn`, before any training on them: which class each one reads as. A network
+  that learned a class's motion rather than the renderer's reads it from another design.
+
     python bench/real_faces.py learn [--params params.yaml] [--seeds 0 1 2 3 4] [--json F]
     python bench/real_faces.py smiles [--model models/seeds] [--json F]
+    python bench/real_faces.py zeroshot [--model models/pretrained] [--motion posed] [--json F]
 
 Settings are chosen on these figures and on validation subjects; the clips reported as the
 project's results are never used for it.
@@ -40,6 +45,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 STILLS = REPO.parent / "shared" / "data" / "faces-stills"
 CLASSES = ["happiness", "sadness", "surprise"]
+# The development corpus' motions (attrmer.synth.development.MOTIONS), without importing it.
+MOTIONS = ("model", "unseen", "posed")
 
 
 def learn(args: argparse.Namespace) -> dict:
@@ -167,6 +174,51 @@ def smiles(args: argparse.Namespace) -> dict:
     return result
 
 
+def zeroshot(args: argparse.Namespace) -> dict:
+    from attrmer.config import SynthConfig, load_params
+    from attrmer.datasets.prepare import prepare_dataset
+    from attrmer.manifest import read_manifest, usable
+    from attrmer.modelfile import load_model_dir
+    from attrmer.preprocess.pipeline import build_stores
+    from attrmer.synth.development import build_development_corpus
+    from attrmer.train.data import TrainingTable
+    from attrmer.train.loop import predict_rows
+    from attrmer.train.runtime import Runtime
+
+    params = load_params(args.params)
+    result: dict = {"motion": args.motion, "intensity": args.intensity, "models": {}}
+    with tempfile.TemporaryDirectory(prefix="attrmer-zeroshot-") as tmp:
+        work = Path(tmp)
+        corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people,
+                                          motion=args.motion,
+                                          cfg=SynthConfig(intensity=args.intensity))
+        params = dataclasses.replace(params, data=dataclasses.replace(
+            params.data, name="casme2", root=str(corpus), classes=CLASSES))
+        prepare_dataset(params, work / "interim")
+        manifest = work / "interim" / "manifest.csv"
+        rgb, flow = build_stores(manifest, work, params.preprocess, params.flow, progress=False)
+        rows = usable(read_manifest(manifest))
+        for model in args.model:
+            bundle = load_model_dir(model)
+            labels = {name: i for i, name in enumerate(bundle.classes)}
+            frame = rows.assign(label=[labels[e] for e in rows["emotion"]], text_id=0)
+            table = TrainingTable(frame, bundle.classes, [""], [], rgb, flow)
+            settings = dataclasses.replace(params, flow=bundle.flow, model=bundle.model)
+            predictions = predict_rows(bundle.network, table, frame, settings,
+                                       Runtime.choose(settings, None))
+            read = {name: dict(Counter(bundle.classes[p] for p in predictions["y_pred"][
+                frame["emotion"].to_numpy() == name])) for name in CLASSES}
+            right = {name: read[name].get(name, 0) for name in CLASSES}
+            result["models"][str(model)] = {"read_as": read, "right": right,
+                                            "clips_per_class": int(len(frame) / len(CLASSES))}
+            print(f"{model} on the development clips ({args.motion} sadness and surprise), "
+                  "before any training on them:")
+            for name in CLASSES:
+                print(f"  {name:10s} right {right[name]:2d} / {len(frame) // len(CLASSES)}   "
+                      f"read as {read[name]}")
+    return result
+
+
 def _mean_sd(values: list[float]) -> list[float]:
     return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
 
@@ -182,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     learning.add_argument("--params", type=Path, default=REPO / "params.yaml")
     learning.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     learning.add_argument("--people", type=int, default=15)
-    learning.add_argument("--motion", choices=("model", "unseen"), default="model",
+    learning.add_argument("--motion", choices=MOTIONS, default="model",
                           help="sadness and surprise moved by the renderer's AU model (default) "
-                               "or by a design no training corpus draws")
+                               "or by a design no training corpus draws (unseen, posed)")
     learning.add_argument("--intensity", type=float, default=1.0,
                           help="scale on every clip's apex amplitude (1: 0.5-1.8 px of the "
                                "112 px face, as the built-in corpus)")
@@ -198,14 +250,23 @@ def main(argv: list[str] | None = None) -> int:
                           help="a model directory or a folder of them (default: models/seeds)")
     transfer.add_argument("--fraction", type=float, default=0.3,
                           help="share of the measured smile's amplitude (default 0.3)")
-    for command in (learning, transfer):
+    zero = sub.add_parser("zeroshot", help="a network as it comes on the 45 clips of learn")
+    zero.add_argument("--model", type=Path, nargs="+",
+                      default=[REPO / "models" / "pretrained"],
+                      help="model directories (default: models/pretrained)")
+    zero.add_argument("--params", type=Path, default=REPO / "params.yaml",
+                      help="the preprocessing settings of the clips")
+    zero.add_argument("--people", type=int, default=15)
+    zero.add_argument("--motion", choices=MOTIONS, default="posed")
+    zero.add_argument("--intensity", type=float, default=1.0)
+    for command in (learning, transfer, zero):
         command.add_argument("--json", type=Path, default=None, help="also write the figures")
     args = parser.parse_args(argv)
     if not STILLS.is_dir():
         print(f"{STILLS}: absent; the development people's photographs live there",
               file=sys.stderr)
         return 1
-    result = learn(args) if args.check == "learn" else smiles(args)
+    result = {"learn": learn, "smiles": smiles, "zeroshot": zeroshot}[args.check](args)
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

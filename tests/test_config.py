@@ -105,6 +105,6 @@ def test_check_params_command_reports_errors(tmp_path, capsys):
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"train": {"alpha": 2}}))
-    assert main(["check-params", str(path)]) == 2
+    assert main(["check-params", str(path)]) == 1  # bad data: the file
     assert "train.alpha" in capsys.readouterr().err
     assert main(["check-params", str(REPO / "params.yaml")]) == 0

@@ -122,3 +122,46 @@ def test_pretraining_draws_on_real_faces_as_pretrain_identities_says(tmp_path) -
     assert subjects <= set(real_subjects())
     with pytest.raises(ConfigError, match=r"pretrain\.real_smiles"):
         Params.from_dict({"pretrain": {"real_smiles": 2}})
+
+
+def test_prototypes_move_every_region_of_the_expression_at_once(faces) -> None:
+    """synth.prototypes: full EMFACS prototypes, a surprise's jaw opening further than its
+    brows rise; none for CASME II's repression; nothing else of the corpus changes."""
+    from attrmer.synth.render import EMOTIONS, PROTOTYPE_STRENGTH, parse_combination
+
+    plain = SynthConfig(clips=80, min_frames=8, max_frames=12)
+    prototyped = dataclasses.replace(plain, prototypes=1.0)
+    by_emotion = {e.name: e for e in EMOTIONS}
+    specs = plan_corpus(prototyped, faces)
+    for spec in specs:
+        codes = {code for code, _ in by_emotion[spec.emotion].prototypes}
+        if codes:
+            assert au_cell(spec.aus) in codes | {int(c) for c in codes if c.isdigit()}, spec
+    assert not by_emotion["repression"].prototypes and not by_emotion["others"].prototypes
+    surprises = [s for s in specs if s.emotion == "surprise"]
+    assert surprises
+    for spec in surprises:
+        amplitude = {a.number: a.amplitude for a in spec.aus}
+        jaw = amplitude.get(27, amplitude.get(26))
+        if jaw is not None and 1 in amplitude:
+            # Drawn at PROTOTYPE_STRENGTH times a brow's base, spread ±50 %.
+            assert jaw > amplitude[1] * 0.5 * PROTOTYPE_STRENGTH[26] / 1.5
+    # The same people and emotions as without prototypes (drawn before any clip).
+    for with_, without in zip(specs, plan_corpus(plain, faces), strict=True):
+        assert (with_.subject, with_.emotion) == (without.subject, without.emotion)
+    assert all(parse_combination(code) for e in EMOTIONS for code, _ in e.prototypes)
+    with pytest.raises(ConfigError, match=r"pretrain\.prototypes"):
+        Params.from_dict({"pretrain": {"prototypes": 2}})
+
+
+def test_a_mouth_stretch_takes_the_chin_outline_down_and_no_other_au_does(faces) -> None:
+    from attrmer.synth.motion import JAW_OUTLINE, SUPPORTED_AUS, pattern_displacement
+
+    frame = faces[0].frame
+    for number in SUPPORTED_AUS:
+        moves = pattern_displacement(frame, number)
+        if number == 27:
+            assert np.linalg.norm(moves[8]) > 0.8 and (moves[8] @ frame.down) > 0
+            assert np.all(moves[[0, 1, 2, 3, 13, 14, 15, 16]] == 0.0)
+        else:
+            assert np.all(moves[list(JAW_OUTLINE)] == 0.0), number

@@ -16,6 +16,7 @@ from attrmer.predict import (
     EXIT_INPUT,
     EXIT_MODEL,
     EXIT_OK,
+    EXIT_USAGE,
     STEPS,
     InputError,
     Prediction,
@@ -333,8 +334,8 @@ def test_model_dir_corrupt_weights(workspace, tmp_path, capsys):
 
 
 def test_usage_errors_exit_2(workspace, capsys):
-    assert cli([]) == EXIT_INPUT
-    assert cli([str(workspace["folder"]), "--onset", "5", "--offset", "2"]) == EXIT_INPUT
+    assert cli([]) == EXIT_USAGE
+    assert cli([str(workspace["folder"]), "--onset", "5", "--offset", "2"]) == EXIT_USAGE
     assert "before --onset" in capsys.readouterr().err
 
 
@@ -454,9 +455,9 @@ def test_a_long_video_with_only_a_macro_expression_has_it_classified(predictor, 
 
 
 def test_window_option_is_checked(workspace, capsys):
-    assert cli([str(workspace["folder"]), "--window", "soon"]) == EXIT_INPUT
+    assert cli([str(workspace["folder"]), "--window", "soon"]) == EXIT_USAGE
     assert "--window 'soon'" in capsys.readouterr().err
-    assert cli([str(workspace["folder"]), "--window", "full", "--onset", "2"]) == EXIT_INPUT
+    assert cli([str(workspace["folder"]), "--window", "full", "--onset", "2"]) == EXIT_USAGE
     assert "give one" in capsys.readouterr().err
 
 
@@ -467,7 +468,7 @@ def test_a_device_torch_cannot_use_is_one_line_on_exit_2(workspace, capsys, devi
     if device.startswith("cuda") and torch.cuda.device_count() > 7:
         pytest.skip("this machine has 8 GPUs")
     assert cli([str(workspace["folder"]), "--model", str(workspace["model"]),
-                "--device", device]) == EXIT_INPUT
+                "--device", device]) == EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"--device {device}" in err.replace("'", "")
 

@@ -115,15 +115,15 @@ def test_an_undecodable_video_is_one_line_and_exit_2(tmp_path: Path,
     assert len(err) == 1 and "broken.mp4" in err[0]
 
 
-@pytest.mark.parametrize("args, names", [
-    (["--fps", "0"], "--fps"),
-    (["--params", "absent.yaml"], "absent.yaml"),
-    (["--truth", "absent.csv"], "absent.csv"),
+@pytest.mark.parametrize("args, names, code", [
+    (["--fps", "0"], "--fps", 2),
+    (["--params", "absent.yaml"], "absent.yaml", 1),
+    (["--truth", "absent.csv"], "absent.csv", 1),
 ])
-def test_bad_options_are_one_line_and_exit_2(long_video: Path, tmp_path: Path, args: list[str],
-                                             names: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli([str(long_video), "--out", str(tmp_path / "out"), *args]) == EXIT_INPUT
+def test_bad_options_and_files_are_one_line(long_video: Path, tmp_path: Path, args: list[str],
+                                            names: str, code: int,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli([str(long_video), "--out", str(tmp_path / "out"), *args]) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and names in err[0]
 

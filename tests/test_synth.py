@@ -111,6 +111,7 @@ FACS_EXPECTATIONS: dict[int, tuple[list[int], tuple[str, ...], list[int]]] = {
     24: ([57], ("up",), LOWER_FAR),
     25: ([57], ("down",), LOWER_FAR),
     26: ([57, CHIN_BOSS], ("down",), LOWER_FAR),
+    27: ([57, CHIN_BOSS, 8], ("down",), LOWER_FAR),
     45: ([37, 38, 43, 44], ("down",), UPPER_FAR),
 }
 _DIRECTION = {"up": (1, -1.0), "down": (1, 1.0), "out": (0, 1.0), "in": (0, -1.0)}

@@ -12,6 +12,7 @@ import os
 import sys
 
 from attrmer import __version__
+from attrmer.errors import EXIT_INTERRUPTED, EXIT_USAGE, interruptible
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,8 +31,10 @@ def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"attrmer {__version__}", "", "usage: attrmer COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run `attrmer COMMAND --help` for a command's options."]
-    return "\n".join(lines)
+    lines += ["", "Run `attrmer COMMAND --help` for a command's options.", ""]
+    from attrmer.errors import EXIT_CODES_HELP
+
+    return "\n".join(lines) + EXIT_CODES_HELP
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"attrmer: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
-    from attrmer.errors import EXIT_INTERRUPTED, interruptible
-
+        return EXIT_USAGE
     try:
         with interruptible():
             module = importlib.import_module(COMMANDS[name][0])

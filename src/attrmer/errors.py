@@ -11,9 +11,27 @@ import signal
 import sys
 from collections.abc import Callable
 
-# The exit status of a command or stage stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells
-# report it).
+# The exit statuses of every attrmer command and stage: one table (`EXIT_CODES_HELP`, printed
+# by each command's --help and by `attrmer --help`).
+EXIT_OK = 0
+EXIT_DATA = 1  # bad input or data: the message names the file, row, key or setting
+EXIT_USAGE = 2  # an unknown option or a bad option value (argparse's own status)
+EXIT_MODEL = 3  # a model or resource is missing, incomplete or from an incompatible version
+EXIT_OUTPUT = 4  # cannot write: an output folder attrmer does not own, or a failed write
+# Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = f"""\
+exit codes (the same for every attrmer command):
+  {EXIT_OK}    done
+  {EXIT_DATA}    bad input or data: a file, row, key or setting, named on one line (predict and
+       spot: a clip that cannot be read; predict still answers for the others)
+  {EXIT_USAGE}    usage: an unknown option or a bad option value
+  {EXIT_MODEL}    a model or resource is missing, incomplete or from an incompatible version
+  {EXIT_OUTPUT}    cannot write: an output folder holds files attrmer did not write (nothing
+       changed; --force overrides), or a file could not be written
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM): files are written whole or not at all
+"""
 
 
 class AttrmerError(Exception):
@@ -29,7 +47,7 @@ def run_reporting_errors(stage: str, action: Callable[[], object]) -> int:
             action()
         except (AttrmerError, FileNotFoundError) as exc:
             print(f"{stage}: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_DATA
         except KeyboardInterrupt:
             print(f"{stage}: interrupted; nothing it was writing was left half-written"
                   + INTERRUPTED_NOTES.get(stage, ""), file=sys.stderr)

@@ -25,7 +25,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from attrmer.errors import AttrmerError
+from attrmer.errors import (
+    EXIT_CODES_HELP,
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    AttrmerError,
+)
 from attrmer.modelfile import ModelFileError
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -38,18 +44,6 @@ ONNX_OPSET = 17
 # The example batch the graph is traced with; the batch axis stays dynamic.
 TRACE_BATCH = 2
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_MODEL = 3
-EXIT_OUTPUT = 4
-
-EXIT_CODES_HELP = f"""\
-exit codes:
-  {EXIT_OK}  exported
-  {EXIT_USAGE}  usage error
-  {EXIT_MODEL}  the model directory is missing, lacks files or is from an incompatible version
-  {EXIT_OUTPUT}  the export failed or could not be written (nothing is left at --out)
-"""
 
 
 class ExportError(AttrmerError, RuntimeError):

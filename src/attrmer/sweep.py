@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from attrmer.config import ConfigError, Params
+from attrmer.errors import EXIT_CODES_HELP, EXIT_DATA, EXIT_MODEL, EXIT_USAGE
 
 
 def experiment_sets() -> dict[str, dict[str, Any]]:
@@ -126,6 +127,7 @@ def stop_ray_head() -> None:
 
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="attrmer sweep", description=__doc__,
+                                     epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="experiment set (omit to list them)")
     parser.add_argument("--params", default="params.yaml", type=Path)
@@ -147,11 +149,11 @@ def cli(argv: list[str]) -> int:
         commands = queue_commands(args.name, args.params, queue=not args.run, ray=args.ray)
     except ConfigError as exc:
         print(f"attrmer sweep: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_DATA
     if args.jobs is not None and (args.jobs < 1 or not args.ray or args.run):
         print("attrmer sweep: --jobs needs --ray without --run, and at least 1",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     env = dict(os.environ)
     started_head = False
     if args.ray and not args.dry_run:
@@ -161,7 +163,7 @@ def cli(argv: list[str]) -> int:
                 address = start_ray_head()
             except RayHeadError as exc:
                 print(f"attrmer sweep: {exc}", file=sys.stderr)
-                return 2
+                return EXIT_MODEL
             started_head = True
             if not args.run:
                 print(f"started a Ray head here at {address}; stop it with `ray stop` once "
@@ -170,8 +172,10 @@ def cli(argv: list[str]) -> int:
     try:
         for command in commands:
             print(shlex.join(command))
-            if not args.dry_run:
-                subprocess.run(command, check=True, env=env)
+            if not args.dry_run and subprocess.run(command, env=env).returncode != 0:
+                print(f"attrmer sweep: {shlex.join(command)} failed; the experiments "
+                      "before it are queued", file=sys.stderr)
+                return EXIT_DATA
     finally:
         # A head started for points run here in the foreground has no use after them.
         if started_head and args.run:

@@ -159,6 +159,10 @@ class SynthConfig:
     # neutral and smiling photographs, carried onto the clip's face) instead of the AU model's
     # AU6/AU12; rendered through the same warp, noise and timing as every other clip.
     real_smiles: float = 0.0
+    # Share of clips whose AUs are one of their emotion's full prototypes (EMFACS: a surprise's
+    # brows, lids and jaw at once, the jaw opening furthest) instead of a combination as CASME
+    # II's coders wrote them (often one region only). Repression and others have none.
+    prototypes: float = 0.0
     # Share of clips in which the person also speaks: the jaw and lips move at a syllable
     # rate, whatever the expression, and the sheet does not code it (coders leave speech
     # out). Up to `speech_px` aligned pixels of mouth opening. The built-in dataset has none;
@@ -197,6 +201,8 @@ class SynthConfig:
                               f"{', '.join(IDENTITIES)}")
         if not 0.0 <= self.real_smiles <= 1.0:
             raise ConfigError(f"synth.real_smiles: {self.real_smiles} is not in [0, 1]")
+        if not 0.0 <= self.prototypes <= 1.0:
+            raise ConfigError(f"synth.prototypes: {self.prototypes} is not in [0, 1]")
         if self.resolution != "builtin" and self.resolution not in SYNTH_RESOLUTIONS:
             known = ", ".join(["builtin", *SYNTH_RESOLUTIONS])
             raise ConfigError(f"synth.resolution: {self.resolution!r} is not one of {known}")

@@ -205,6 +205,8 @@ class PretrainConfig:
     identities: str = "all"
     # Share of the corpus' happiness clips moved by a real person's smile (synth.real_smiles).
     real_smiles: float = 0.5
+    # Share of the corpus' clips moved by a full prototype of their emotion (synth.prototypes).
+    prototypes: float = 0.0
     # The class set the corpus is labelled with (the built-in corpus' names).
     classes: str | list[str] = "paper"
     # Optimiser steps of the video network alone (cross-entropy; no text model).
@@ -230,6 +232,8 @@ class PretrainConfig:
                               f"{', '.join(IDENTITIES)}")
         if not 0.0 <= self.real_smiles <= 1.0:
             raise ConfigError(f"pretrain.real_smiles: {self.real_smiles} is not in [0, 1]")
+        if not 0.0 <= self.prototypes <= 1.0:
+            raise ConfigError(f"pretrain.prototypes: {self.prototypes} is not in [0, 1]")
         if isinstance(self.faces, str) and self.faces != "auto":
             raise ConfigError(f"pretrain.faces: {self.faces!r} is neither auto nor a list")
         if isinstance(self.faces, list) and (len(self.faces) < 2 or min(self.faces) < 1):

@@ -38,6 +38,7 @@ from attrmer.datasets.splits import (
     natural_key,
     subject_independent_split,
 )
+from attrmer.errors import EXIT_CODES_HELP, EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 from attrmer.facs import aus_to_json, parse_action_units
 from attrmer.io import FolderNotOwnedError, claim_folder, mark_owned, write_text
 from attrmer.manifest import COLUMNS, write_manifest
@@ -464,9 +465,7 @@ def cli(argv: list[str] | None = None) -> int:
         prog="attrmer prepare",
         description="Index a micro-expression dataset (as delivered) into manifest.csv and "
         "summary.txt.",
-        epilog="exit codes:\n  0  indexed\n  1  bad settings or data (no usable clip, a sheet "
-               "that does not read, ...)\n  2  usage error\n  4  --interim-dir or the built-in "
-               "corpus' data.root holds files\n     attrmer did not write (nothing was changed)\n",
+        epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--params", default="params.yaml",
@@ -501,11 +500,11 @@ def cli(argv: list[str] | None = None) -> int:
                         force=args.force)
     except FolderNotOwnedError as exc:
         print(f"attrmer prepare: {exc}", file=sys.stderr)
-        return 4
+        return EXIT_OUTPUT
     except (DatasetError, ConfigError) as exc:
         print(f"attrmer prepare: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_DATA
+    return EXIT_OK
 
 
 def _require_same_classes(class_sets: dict[str, ClassSet], spec: str | list[str]) -> None:

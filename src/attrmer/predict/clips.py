@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attrmer import errors
 from attrmer.preprocess.frames import (
     IMAGE_SUFFIXES,
     ClipError,
@@ -20,10 +21,10 @@ from attrmer.preprocess.frames import (
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mpg", ".mpeg", ".mkv", ".m4v", ".webm", ".wmv")
 
-EXIT_OK = 0
-EXIT_INPUT = 2  # bad usage, or an input that cannot be predicted
-EXIT_MODEL = 3  # the model directory is missing, incomplete or incompatible
-EXIT_OUTPUT = 4  # --output could not be written
+# attrmer's one exit-code table (attrmer.errors), under the names predict and spot use;
+# EXIT_INPUT: a clip that cannot be read.
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = errors.EXIT_OK, errors.EXIT_DATA, errors.EXIT_USAGE
+EXIT_MODEL, EXIT_OUTPUT = errors.EXIT_MODEL, errors.EXIT_OUTPUT
 
 
 class InputError(Exception):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from attrmer.errors import EXIT_CODES_HELP
 from attrmer.modelfile import ModelFileError
 from attrmer.predict.ahead import PreparingAhead
 from attrmer.predict.clips import (
@@ -20,6 +21,7 @@ from attrmer.predict.clips import (
     EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,
+    EXIT_USAGE,
     VIDEO_SUFFIXES,
     ClipSource,
     InputError,
@@ -52,15 +54,6 @@ from attrmer.preprocess.frames import ClipError
 
 TIMED_STEPS = ("decode", "window", *STEPS[1:])
 
-EXIT_CODES_HELP = f"""\
-exit codes:
-  {EXIT_OK}  every clip was predicted
-  {EXIT_INPUT}  usage error (a bad option or --device), or at least one input could not be
-     predicted (missing, not decodable, fewer than 2 frames, span out of range, no face
-     found); the other clips are still predicted and printed
-  {EXIT_MODEL}  the model directory is missing, lacks files or is from an incompatible version
-  {EXIT_OUTPUT}  the --output file could not be written
-"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,14 +129,17 @@ def cli(argv: list[str]) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     if args.batch_size < 1:
-        return _fail(f"--batch-size {args.batch_size} must be at least 1", EXIT_INPUT)
+        return _fail(f"--batch-size {args.batch_size} must be at least 1", EXIT_USAGE)
     if args.fps is not None and args.fps <= 0:
-        return _fail(f"--fps {args.fps} must be positive", EXIT_INPUT)
+        return _fail(f"--fps {args.fps} must be positive", EXIT_USAGE)
     try:
         window = window_choice(args)
         check_device(args.device)
-        clip_count = _count_clips(args.paths)
     except (InputError, ValueError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        clip_count = _count_clips(args.paths)
+    except InputError as exc:
         return _fail(str(exc), EXIT_INPUT)
     try:
         model = args.model if args.model is not None else default_model_dirs()

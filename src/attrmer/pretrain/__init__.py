@@ -109,6 +109,7 @@ def pretraining_params(params: Params, root: Path, faces: list[int]) -> Params:
                                  classes=cfg.classes),
         synth=dataclasses.replace(params.synth, seed=cfg.seed, clips=cfg.clips, faces=faces,
                                   identities=cfg.identities, real_smiles=cfg.real_smiles,
+                                  prototypes=cfg.prototypes,
                                   speech_probability=cfg.speech, speech_px=cfg.speech_px),
         # Every subject trains: nothing is selected on the corpus, the last step is kept.
         split=dataclasses.replace(params.split, protocol="holdout", validation_fraction=0.0),
@@ -185,6 +186,7 @@ def _fit(pt: Params, manifest_path: Path, rgb: Path, flow: Path, out_dir: str | 
         "faces": faces or pt.synth.identities,
         "identities": pt.synth.identities,
         "real_smiles": pt.synth.real_smiles,
+        "prototypes": pt.synth.prototypes,
         "classes": classes,
         "class_counts": {c: int((rows["label"] == i).sum()) for i, c in enumerate(classes)},
         # train.min_steps raises whole epochs: a few more steps than asked, never fewer.

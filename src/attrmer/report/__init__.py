@@ -29,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+from attrmer.errors import EXIT_CODES_HELP, EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 from attrmer.io import FolderNotOwnedError
 from attrmer.report.records import (
     SUMMARY_METRICS,
@@ -86,9 +87,7 @@ def cli(argv: list[str]) -> int:
         prog="attrmer report",
         description="Write the paper's tables (Markdown) and figures (PNG and dvc plots data) "
                     "from finished DVC experiments.",
-        epilog="exit codes:\n  0  written (or compared)\n  1  the experiments could not be "
-               "read or compared\n  2  usage error\n  4  --out holds files attrmer did not "
-               "write (nothing was changed)\n",
+        epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--exp-json", type=Path,
@@ -121,14 +120,14 @@ def cli(argv: list[str]) -> int:
         records, skipped = parse_exp_show(exp_show, summary_path=args.summary)
         if args.compare:
             print(comparison_text(records, *args.compare))
-            return 0
+            return EXIT_OK
     except (RuntimeError, ValueError) as exc:
         print(f"attrmer report: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_DATA
     try:
         tables = write_report(records, args.out, skipped=skipped, source=source, force=args.force)
     except FolderNotOwnedError as exc:
         print(f"attrmer report: {exc}", file=sys.stderr)
-        return 4
+        return EXIT_OUTPUT
     print(f"attrmer report: {len(records)} experiment(s) -> {tables}")
-    return 0
+    return EXIT_OK

@@ -86,20 +86,23 @@ class Truth:
 
 def cli(argv: list[str]) -> int:
     # The input handling and exit codes are predict's: one way to name a clip for both.
-    from attrmer.predict.clips import EXIT_INPUT, EXIT_OK, EXIT_OUTPUT, InputError, video_fps
+    from attrmer.errors import EXIT_CODES_HELP
+    from attrmer.predict.clips import (
+        EXIT_INPUT,
+        EXIT_OK,
+        EXIT_OUTPUT,
+        EXIT_USAGE,
+        InputError,
+        video_fps,
+    )
 
-    exit_codes = (f"exit codes:\n  {EXIT_OK}  the video was spotted and every file written\n"
-                  f"  {EXIT_INPUT}  usage error, bad params, or an input that cannot be spotted "
-                  "(missing,\n     not decodable, no face in any frame, unreadable --truth)\n"
-                  f"  {EXIT_OUTPUT}  an output file could not be written, or --out holds files "
-                  "attrmer did not\n     write (refused before spotting)\n")
-    parser = build_parser(exit_codes)
+    parser = build_parser(EXIT_CODES_HELP)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     if args.fps is not None and args.fps <= 0:
-        return _fail(f"--fps {args.fps} must be positive", EXIT_INPUT)
+        return _fail(f"--fps {args.fps} must be positive", EXIT_USAGE)
     try:
         params = _params(args.params)
         source = _one_clip(args.path)

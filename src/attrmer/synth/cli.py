@@ -14,15 +14,8 @@ import time
 from pathlib import Path
 
 from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
+from attrmer.errors import EXIT_CODES_HELP, EXIT_DATA, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 from attrmer.io import FolderNotOwnedError
-
-EXIT_OK, EXIT_USAGE, EXIT_OUTPUT = 0, 2, 4
-EXIT_CODES_HELP = f"""\
-exit codes:
-  {EXIT_OK}  rendered
-  {EXIT_USAGE}  usage error or bad settings
-  {EXIT_OUTPUT}  OUT_DIR holds files attrmer did not write (nothing was changed)
-"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,21 +47,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def cli(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.long and args.clips is not None:
+        return _usage("--clips: the long-video corpus counts videos (--videos)")
+    if not args.long and args.videos is not None:
+        return _usage("--videos: only with --long (the clip corpus counts --clips)")
     if args.long:
         return _long(args)
     from attrmer.synth.render import render_corpus
 
+    overrides = {k: v for k, v in (("seed", args.seed), ("clips", args.clips))
+                 if v is not None}
     try:
         cfg = load_params(args.params).synth if args.params else SynthConfig()
-        overrides = {k: v for k, v in (("seed", args.seed), ("clips", args.clips))
-                     if v is not None}
         cfg = dataclasses.replace(cfg, **overrides)
         cfg.validate()
-        if args.videos is not None:
-            raise ConfigError("--videos: only with --long (the clip corpus counts --clips)")
     except ConfigError as exc:
+        # A bad --seed or --clips is a usage error; a bad params file, bad data.
         print(f"attrmer synth: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_USAGE if overrides else EXIT_DATA
     start = time.perf_counter()
     try:
         out = render_corpus(args.out_dir, cfg, workers=args.workers, force=args.force)
@@ -77,28 +73,31 @@ def cli(argv: list[str]) -> int:
         return EXIT_OUTPUT
     print(f"attrmer synth: {cfg.clips} clips in {out} ({time.perf_counter() - start:.1f} s)",
           file=sys.stderr)
-    return 0
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"attrmer synth: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _long(args: argparse.Namespace) -> int:
     from attrmer.synth.long_video import render_long_corpus
 
+    overrides = {k: v for k, v in (("seed", args.seed), ("videos", args.videos))
+                 if v is not None}
     try:
-        if args.clips is not None:
-            raise ConfigError("--clips: the long-video corpus counts videos (--videos)")
         cfg = load_params(args.params).spot.corpus if args.params else SpotCorpusConfig()
-        overrides = {k: v for k, v in (("seed", args.seed), ("videos", args.videos))
-                     if v is not None}
         cfg = dataclasses.replace(cfg, **overrides)
         start = time.perf_counter()
         # Planning comes first and may still refuse the settings (more videos than faces).
         out = render_long_corpus(args.out_dir, cfg, workers=args.workers, force=args.force)
     except ConfigError as exc:
         print(f"attrmer synth: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_USAGE if overrides else EXIT_DATA
     except FolderNotOwnedError as exc:
         print(f"attrmer synth: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     print(f"attrmer synth: {cfg.videos} long videos in {out} "
           f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
-    return 0
+    return EXIT_OK

@@ -119,10 +119,12 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
     motion: how sadness and surprise move: "model", the renderer's AU model (the motion every
     rendered training corpus draws); "unseen", dense regional fields of another design
     (`unseen_field`) that no training corpus draws, to check learning a class's motion from
-    the handful of clips a small dataset gives rather than recognising the renderer's.
+    the handful of clips a small dataset gives rather than recognising the renderer's;
+    "posed", fields of the same design shaped as full posed expressions (`POSED`): every
+    region at once, a surprise's jaw opening furthest and taking the chin's outline with it.
     """
-    if motion not in ("model", "unseen"):
-        raise ValueError(f"motion: {motion!r} is neither model nor unseen")
+    if motion not in MOTIONS:
+        raise ValueError(f"motion: {motion!r} is not one of {', '.join(MOTIONS)}")
     cfg = cfg or SynthConfig()
     chosen = development_people(people(stills_root))[:people_count]
     landmarker = _Landmarker()
@@ -140,8 +142,9 @@ def build_development_corpus(out_dir: Path, stills_root: Path, *, people_count: 
                 if name == "happiness":
                     apex, made = _micro_smile(pair, face, rng, cfg), "measured real smile"
                     draft.update(aus=tuple(apex.aus), smile=None)
-                elif motion == "unseen":
-                    apex, made = _micro_unseen(face, name, rng, cfg), "unseen design"
+                elif motion != "model":
+                    apex = _micro_unseen(face, name, rng, cfg, design=motion)
+                    made = f"{motion} design"
                     draft.update(aus=tuple(apex.aus))
                 spec = ClipSpec(filename=f"EP{episode:02d}_01", **draft)
                 truths.append(write_clip(tmp, spec, face, cfg, apex=apex) | {"motion": made})
@@ -187,15 +190,38 @@ _UNSEEN = {
 }
 
 
-def unseen_field(face: Face, emotion: str) -> np.ndarray:
+# Full posed expressions in the same design: what a neutral and an expression photograph of
+# one person differ by, replayed at a micro-expression's amplitude. The jaw of a surprise
+# opens furthest (the chin's outline follows), the brows and upper lids rise; a sadness
+# lifts and knits the inner brows, lets the upper lids droop, sinks the lip corners and
+# pushes the lower lip up into a pout.
+POSED = {
+    "surprise": ("1+2+5+26", (
+        ((19, 20, 21), 0.45, 0.6, 0.0), ((22, 23, 24), 0.45, 0.6, 0.0),
+        ((37, 38), 0.15, 0.3, 0.0), ((43, 44), 0.15, 0.3, 0.0),
+        ((57, 8), 0.55, -1.0, 0.0), ((66,), 0.25, -0.7, 0.0),
+        ((6, 7), 0.4, -0.6, 0.0), ((9, 10), 0.4, -0.6, 0.0),
+    )),
+    "sadness": ("1+4+15+17", (
+        ((21,), 0.2, 0.7, -0.4), ((22,), 0.2, 0.7, -0.4),
+        ((37, 38), 0.15, -0.25, 0.0), ((43, 44), 0.15, -0.25, 0.0),
+        ((48,), 0.25, -1.0, 0.1), ((54,), 0.25, -1.0, 0.1),
+        ((57, 8), 0.3, 0.6, 0.0),
+    )),
+}
+_DESIGNS = {"unseen": _UNSEEN, "posed": POSED}
+MOTIONS = ("model", *_DESIGNS)
+
+
+def unseen_field(face: Face, emotion: str, design: str = "unseen") -> np.ndarray:
     """A dense apex field (H, W, 2, peak 1 px) of `emotion` built from Gaussian patches of skin
-    (`_UNSEEN`), not from the AU model's landmark patterns and thin-plate spline."""
+    (`_UNSEEN` or `POSED`), not from the AU model's landmark patterns and thin-plate spline."""
     frame = face.frame
     height, width = face.image.shape[:2]
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     field = np.zeros((height, width, 2))
     lateral_sign = np.sign(frame.lateral(face.landmarks))
-    for points, radius, up, out in _UNSEEN[emotion][1]:
+    for points, radius, up, out in _DESIGNS[design][emotion][1]:
         centre = face.landmarks[list(points)].mean(0)
         side = float(np.sign(lateral_sign[list(points)].sum()))
         direction = -up * frame.down + out * side * frame.across
@@ -205,12 +231,13 @@ def unseen_field(face: Face, emotion: str) -> np.ndarray:
     return (field / np.linalg.norm(field, axis=2).max()).astype(np.float32)
 
 
-def _micro_unseen(face: Face, emotion: str, rng: np.random.Generator, cfg: SynthConfig
-                  ) -> ExpressionField:
+def _micro_unseen(face: Face, emotion: str, rng: np.random.Generator, cfg: SynthConfig, *,
+                  design: str) -> ExpressionField:
     """`unseen_field` at a micro-expression's apex amplitude, drawn as the renderer draws it."""
     amplitude = draw_apex_amplitude(rng, cfg.intensity)
-    field = unseen_field(face, emotion) * np.float32(amplitude * face.pixels_per_aligned_pixel)
-    codes = [int(code) for code in _UNSEEN[emotion][0].split("+")]
+    field = unseen_field(face, emotion, design) * np.float32(
+        amplitude * face.pixels_per_aligned_pixel)
+    codes = [int(code) for code in _DESIGNS[design][emotion][0].split("+")]
     aus = [AuMotion(code, None, round(amplitude, 4)) for code in codes]
     return ExpressionField(field, np.zeros((1, 2)), aus, float(np.linalg.norm(field,
                                                                               axis=2).max()))

@@ -9,9 +9,10 @@ and draws them together, AU15 pulls the lip corners down, and so on.
 
 Control points are the 68 landmarks plus a few points derived from them where FACS names skin
 that carries no landmark (forehead, cheeks, chin boss, the skin beside and below the lip
-corners). The jaw outline and points high on the forehead never move in an AU: they pin the
-face's outline in place for the warp. Only speech (`speech_displacement`) brings the lower
-outline down with the chin.
+corners). The jaw outline and points high on the forehead stay where they are in an AU: they
+pin the face's outline in place for the warp. Only the mouth stretch (AU27, the jaw pulled wide
+open, whose table names them) and speech (`speech_displacement`) bring the lower outline down
+with the chin.
 
 Sides. `side="L"` means the subject's own left, as FACS and the CASME II coders use it; on a
 frontal, unmirrored image the subject's left is the image's RIGHT. dlib numbers the landmarks as
@@ -166,6 +167,15 @@ AU_PATTERNS: dict[int, _Pattern] = {
         ((CHIN_BOSS,), -0.8, 0.0), ((BELOW_CORNER_RIGHT, BELOW_CORNER_LEFT), -0.5, 0.0),
         ((48, 54, 60, 64), -0.2, 0.0),
     ),
+    # Mouth stretch: the jaw pulled down and open, farther than a jaw drop; the chin and the
+    # jaw's outline below the mouth come down with it, as in a full surprise.
+    27: (
+        ((56, 57, 58), -1.0, 0.0), ((65, 66, 67), -1.0, 0.0), ((55, 59), -0.7, 0.0),
+        ((CHIN_BOSS,), -0.95, 0.0), ((BELOW_CORNER_RIGHT, BELOW_CORNER_LEFT), -0.6, 0.0),
+        ((48, 54, 60, 64), -0.3, -0.1), ((61, 62, 63), -0.1, 0.0),
+        ((8,), -0.9, 0.0), ((7, 9), -0.8, 0.0), ((6, 10), -0.6, 0.0), ((5, 11), -0.35, 0.0),
+        ((4, 12), -0.1, 0.0),
+    ),
     # Blink: the upper lids come down. Its amplitude is a share of the eye's opening, not a
     # micro-expression amplitude (see `blink_displacement`).
     BLINK_AU: (((37, 38, 43, 44), -1.0, 0.0), ((40, 41, 46, 47), 0.1, 0.0)),
@@ -253,7 +263,9 @@ def pattern_displacement(face: FaceFrame, number: int, side: str | None = None) 
     peak = np.linalg.norm(moves, axis=1).max()
     moves /= peak
     moves *= _side_weights(face, points, side)[:, None]
-    moves[list(FIXED_POINTS)] = 0.0
+    # The outline stays pinned unless the AU's own table moves it (AU27).
+    named = {i for indices, _, _ in AU_PATTERNS[number] for i in indices}
+    moves[[i for i in FIXED_POINTS if i not in named]] = 0.0
     return moves
 
 

@@ -71,7 +71,7 @@ FRAMES_DIR = "CASME2_RAW_selected"
 CORPUS_JSON = "corpus.json"
 CONTACT_DIR = "contact"
 # Settings added after the built-in corpus was first drawn, with their defaults.
-LATER_SETTINGS = {"faces": [], "identities": "bundled", "real_smiles": 0.0}
+LATER_SETTINGS = {"faces": [], "identities": "bundled", "real_smiles": 0.0, "prototypes": 0.0}
 # What a render writes: a folder holding only these is an earlier render (see attrmer.io).
 CORPUS_ENTRIES = frozenset({SHEET_NAME, FRAMES_DIR, CORPUS_JSON, CONTACT_DIR})
 SHEET_HEADER = (
@@ -94,19 +94,29 @@ class Emotion:
     share: float  # of all clips
     # AU combinations as a coder writes them, each with a relative weight.
     combinations: tuple[tuple[str, float], ...]
+    # The emotion's full prototypes (EMFACS), for synth.prototypes: every region the expression
+    # moves at once, as a posed or spontaneous full expression shows it. Empty: none (CASME
+    # II's repression and others are not among EMFACS' emotions).
+    prototypes: tuple[tuple[str, float], ...] = ()
 
 
+# Prototypes after Friesen & Ekman's EMFACS table (as the FACS Investigator's Guide, Ekman,
+# Friesen & Hager 2002, lists them), with the AUs the renderer has no pattern for (11, 16, 54,
+# 64) left out. A mouth opening moves further than a brow: `PROTOTYPE_STRENGTH`.
 # Shares: CASME II (2014) has disgust 63, happiness 32, repression 27, surprise 25,
 # sadness 7 among the paper's classes; sadness is raised so 200 clips hold 14 of it.
 EMOTIONS: tuple[Emotion, ...] = (
     Emotion("disgust", 0.28, (
         ("4+7", 4), ("9", 2), ("10", 2), ("4", 2), ("4+9", 1), ("4+10", 1), ("R10", 1),
         ("L10", 1), ("4+7+10", 1), ("R4+R7", 1),
+    ), prototypes=(
+        ("9", 2), ("9+17", 2), ("10", 1), ("10+17", 1), ("9+10", 1), ("4+9+10", 1),
+        ("9+15+17", 1), ("10+25+26", 1),
     )),
     Emotion("happiness", 0.19, (
         ("6+12", 4), ("12", 4), ("R12", 1), ("L12", 1), ("6", 1), ("12+25", 1),
         ("6+12+25", 1),
-    )),
+    ), prototypes=(("6+12", 3), ("12", 1), ("6+12+25", 1), ("6+12+25+26", 1))),
     Emotion("repression", 0.16, (
         ("14", 2), ("15", 2), ("17", 2), ("24", 1), ("15+17", 2), ("L14", 1), ("R14", 1),
         ("17+24", 1), ("14+17", 1),
@@ -114,15 +124,27 @@ EMOTIONS: tuple[Emotion, ...] = (
     Emotion("surprise", 0.14, (
         ("1+2", 4), ("1+2+5", 1), ("1+2+25", 2), ("1+2+26", 1), ("1+2+25+26", 1), ("L1+L2", 1),
         ("1+2+5+25", 1),
+    ), prototypes=(
+        ("1+2+5+26", 3), ("1+2+5+27", 3), ("1+2+26", 2), ("1+2+27", 2), ("5+26", 1),
+        ("5+27", 1), ("1+2+5", 1),
     )),
     Emotion("sadness", 0.07, (
         ("1+4", 2), ("15", 2), ("17", 1), ("1+4+15", 1), ("1+15", 1), ("15+17", 1), ("1", 1),
+    ), prototypes=(
+        ("1+4+15", 3), ("1+4+15+17", 3), ("6+15", 2), ("1+4+17", 1), ("15+17", 1),
+        ("1+4+15+25", 1), ("6+15+17", 1),
     )),
     Emotion("fear", 0.04, (
         ("1+2+4", 2), ("20", 2), ("1+2+4+20", 1), ("4+20", 1), ("1+4+5", 1),
+    ), prototypes=(
+        ("1+2+4+5+20+26", 2), ("1+2+4+5+20+25", 1), ("1+2+4+5", 1), ("1+2+5+20", 1),
+        ("5+20", 1), ("1+2+4+5+27", 1),
     )),
     Emotion("anger", 0.04, (
         ("4+5+7+23", 1), ("4+7+23", 2), ("4+23", 1), ("4+5", 1), ("23", 1), ("4+7+24", 1),
+    ), prototypes=(
+        ("4+5+7+23", 1), ("4+5+7+24", 1), ("4+5+7+10+23+25", 1), ("4+5+7+17+23", 1),
+        ("4+5+7+17+24", 1),
     )),
     Emotion("others", 0.08, (
         ("4", 1), ("7", 1), ("L2", 1), ("14+17", 1), ("5", 1), ("25", 1), ("20", 1), ("24", 1),
@@ -227,16 +249,28 @@ def _draw_timing(rng: np.random.Generator, cfg: SynthConfig) -> tuple[int, int]:
     return n_frames, int(np.clip(apex_index, 1, max(1, n_frames - 2)))
 
 
-def draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity: float
-             ) -> tuple[AuMotion, ...]:
-    """One of the emotion's AU combinations, with apex amplitudes scaled by `intensity`
-    (1: a micro-expression, peak at most `MAX_APEX_ALIGNED_PX` aligned pixels)."""
-    codes, weights = zip(*emotion.combinations, strict=True)
+# How far each AU of a full prototype moves against the others (1 where not listed): the jaw
+# of a surprise opens the mouth further than the brows rise.
+PROTOTYPE_STRENGTH = {26: 1.5, 27: 2.5, 25: 1.2}
+
+
+def draw_aus(rng: np.random.Generator, emotion: Emotion, face: Face, intensity: float, *,
+             prototype: bool = False) -> tuple[AuMotion, ...]:
+    """One of the emotion's AU combinations (its coders', or with `prototype` one of its full
+    prototypes, each AU at its own strength), with apex amplitudes scaled by `intensity` (1: a
+    micro-expression, peak at most `MAX_APEX_ALIGNED_PX` aligned pixels)."""
+    codes, weights = zip(*(emotion.prototypes if prototype else emotion.combinations),
+                         strict=True)
     weights = np.asarray(weights, np.float64)
     code = codes[int(rng.choice(len(codes), p=weights / weights.sum()))]
     base = rng.uniform(0.5, 1.8) * intensity
-    aus = [AuMotion(number, side, float(base * rng.uniform(0.75, 1.2)))
-           for number, side in parse_combination(code)]
+    if prototype:
+        aus = [AuMotion(number, side, float(base * PROTOTYPE_STRENGTH.get(number, 1.0)
+                                            * rng.uniform(0.5, 1.5)))
+               for number, side in parse_combination(code)]
+    else:
+        aus = [AuMotion(number, side, float(base * rng.uniform(0.75, 1.2)))
+               for number, side in parse_combination(code)]
     # AUs acting on the same points add up; keep the clip's peak within the micro range.
     peak = _apex_peak_aligned(face, aus)
     limit = MAX_APEX_ALIGNED_PX * intensity
@@ -321,6 +355,9 @@ def draw_clip(rng: np.random.Generator, cfg: SynthConfig, emotion: Emotion, face
         "noise_seed": int(rng.integers(0, 2**31 - 1)),
         "speech": _draw_speech(rng, cfg),
     }
+    # Nothing is drawn without prototypes, so that corpora without them stay as they were.
+    if cfg.prototypes > 0 and emotion.prototypes and rng.random() < cfg.prototypes:
+        draft["aus"] = draw_aus(rng, emotion, face, cfg.intensity, prototype=True)
     if emotion.name == "happiness":
         smile = _draw_real_smile(rng, cfg)
         if smile is not None:
