@@ -609,3 +609,32 @@ def test_an_uncertain_answer_says_why_before_any_percentage_and_draws_no_bar() -
     assert "#" not in "\n".join(lines) and "52.0%" in lines[-2]
     sure = format_table(record | {"uncertain": False, "reasons": []})
     assert "!" not in sure and "####" in sure
+
+
+def test_an_interrupted_batch_keeps_the_clips_already_answered(loaded_once, workspace, tmp_path,
+                                                                monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM) in a batch: the clips answered before it are printed and written
+    to --output, one line says how many, and the exit is 130."""
+    import attrmer.predict.command as command
+
+    classify = command.classify_prepared
+    calls = []
+
+    def interrupted_on_the_third_batch(predictor, jobs, batch_size=8):
+        calls.append(len(jobs.prepared))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return classify(predictor, jobs, batch_size)
+
+    monkeypatch.setattr(command, "classify_prepared", interrupted_on_the_third_batch)
+    monkeypatch.setattr(command, "PREPARE_AHEAD_MAX_CLIPS", 2)  # a batch of many clips
+    out = tmp_path / "answers.json"
+    clips = [workspace["folder"], workspace["video"], workspace["folder"], workspace["video"]]
+    code = cli([*map(str, clips), "--model", str(workspace["model"]), "--batch-size", "1",
+                "--window", "full", "--json", "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == 130
+    printed = json.loads(captured.out)
+    assert len(printed) == 2 and all(r["label"] in CLASSES for r in printed)
+    assert json.loads(out.read_text()) == printed
+    assert "interrupted after 2 of 4 clips" in captured.err.strip().splitlines()[-1]

@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from attrmer.errors import EXIT_CODES_HELP
+from attrmer.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from attrmer.modelfile import ModelFileError
 from attrmer.predict.ahead import PreparingAhead
 from attrmer.predict.clips import (
@@ -147,19 +147,30 @@ def cli(argv: list[str]) -> int:
         settings = ensemble_settings(directories)
     except ModelFileError as exc:
         return _fail(str(exc), EXIT_MODEL)
-    # The clips are prepared (decoded, aligned, windowed, TIM, flow) in a second process
-    # while this one imports torch and loads the networks: on a cold start the two take
-    # about as long, and a call on a few clips finishes in little more than the longer.
-    with PreparingAhead(settings[0], lambda preparer: prepare_paths(
-            preparer, args.paths, window=window, fps=args.fps),
-            enabled=clip_count <= PREPARE_AHEAD_MAX_CLIPS) as ahead:
-        try:
-            predictor = Predictor(directories, device=args.device,
-                                  warm_aligner=not ahead.running, settings=settings)
-        except ModelFileError as exc:
-            return _fail(str(exc), EXIT_MODEL)
-        jobs = ahead.result(predictor.preparer)
-    results = classify_prepared(predictor, jobs, args.batch_size)
+    results: list[dict[str, Any]] = []
+    interrupted = False
+    try:
+        if clip_count <= PREPARE_AHEAD_MAX_CLIPS:
+            # The clips are prepared (decoded, aligned, windowed, TIM, flow) in a second
+            # process while this one imports torch and loads the networks: on a cold start
+            # the two take about as long, and a call on a few clips finishes in little more
+            # than the longer.
+            with PreparingAhead(settings[0], lambda preparer: prepare_paths(
+                    preparer, args.paths, window=window, fps=args.fps)) as ahead:
+                predictor = Predictor(directories, device=args.device,
+                                      warm_aligner=not ahead.running, settings=settings)
+                jobs = ahead.result(predictor.preparer)
+            results = classify_prepared(predictor, jobs, args.batch_size)
+        else:
+            # Many clips: a batch at a time, so that an interruption keeps the answers given.
+            predictor = Predictor(directories, device=args.device, settings=settings)
+            for piece in prepared_batches(predictor.preparer, args.paths, window=window,
+                                          fps=args.fps, size=args.batch_size):
+                results.extend(classify_prepared(predictor, piece, args.batch_size))
+    except ModelFileError as exc:
+        return _fail(str(exc), EXIT_MODEL)
+    except KeyboardInterrupt:
+        interrupted = True
     predicted = [r for r in results if "error" not in r]
     for record in results:
         if "error" in record:
@@ -180,6 +191,10 @@ def cli(argv: list[str]) -> int:
             write_json(args.output, results)
         except OSError as exc:
             return _fail(f"{args.output}: cannot write ({exc.strerror})", EXIT_OUTPUT)
+    if interrupted:
+        kept = f" and in {args.output}" if args.output is not None and predicted else ""
+        return _fail(f"interrupted after {len(results)} of {clip_count} clips; the finished "
+                     f"ones are above{kept}", EXIT_INTERRUPTED)
     return EXIT_OK if len(predicted) == len(results) else EXIT_INPUT
 
 
@@ -285,6 +300,40 @@ class PreparedJobs:
 def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
                   window: WindowChoice, fps: float | None = None) -> PreparedJobs:
     """Find, decode, window and prepare every clip the paths stand for (no torch needed)."""
+    records: list[dict[str, Any]] = []
+    prepared: list[tuple[int, PreparedClip, dict[str, Any]]] = []
+    for record, clip, span in iter_prepared(preparer, paths, window=window, fps=fps):
+        records.append(record)
+        if clip is not None:
+            prepared.append((len(records) - 1, clip, span))
+    return PreparedJobs(records, prepared)
+
+
+def prepared_batches(preparer: ClipPreparer, paths: Sequence[str | Path], *,
+                     window: WindowChoice, fps: float | None = None,
+                     size: int = 8) -> Iterator[PreparedJobs]:
+    """`prepare_paths` in pieces of `size` prepared clips (with the error records between
+    them), in order: each piece can be classified, and its answers kept, before the next is
+    read."""
+    piece = PreparedJobs([], [])
+    for record, clip, span in iter_prepared(preparer, paths, window=window, fps=fps):
+        piece.records.append(record)
+        if clip is not None:
+            piece.prepared.append((len(piece.records) - 1, clip, span))
+        if len(piece.prepared) == size:
+            yield piece
+            piece = PreparedJobs([], [])
+    if piece.records:
+        yield piece
+
+
+PreparedJob = tuple[dict[str, Any], PreparedClip | None, dict[str, Any] | None]
+
+
+def iter_prepared(preparer: ClipPreparer, paths: Sequence[str | Path], *,
+                  window: WindowChoice, fps: float | None = None) -> Iterator[PreparedJob]:
+    """(record, prepared clip, window record) for every clip the paths stand for, in order;
+    the clip is None where the record holds its error."""
     # Records keep the order of the paths; a path that names no clip at all gets its error
     # record where its clips would have been.
     items: list[ClipSource | dict[str, Any]] = []
@@ -294,13 +343,11 @@ def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
         except InputError as exc:
             items.append({"path": str(path), "error": str(exc)})
     jobs = [job for item in items for job in _jobs(preparer, item, window, fps)]
-    records: list[dict[str, Any]] = []
-    prepared: list[tuple[int, PreparedClip, dict[str, Any]]] = []
     for item, choice, spotted in _progress(jobs):
         if isinstance(item, dict):
-            records.append(item)
+            yield item, None, None
             continue
-        records.append({"path": str(item.path)})
+        record = {"path": str(item.path)}
         try:
             start = time.perf_counter()
             frames, span, window_seconds = load_window(preparer, item, choice, fps)
@@ -312,14 +359,13 @@ def prepare_paths(preparer: ClipPreparer, paths: Sequence[str | Path], *,
             # The window search counted the mouth's cycles over every frame it searched.
             clip = preparer.prepare(frames, cycles=span.pop("mouth_cycles", None))
         except InputError as exc:
-            records[-1]["error"] = str(exc)
+            yield record | {"error": str(exc)}, None, None
             continue
         except ClipError as exc:
-            records[-1]["error"] = f"{item.path}: {exc}"
+            yield record | {"error": f"{item.path}: {exc}"}, None, None
             continue
         clip.timings = {"decode": decode_seconds, "window": window_seconds, **clip.timings}
-        prepared.append((len(records) - 1, clip, span))
-    return PreparedJobs(records, prepared)
+        yield record, clip, span
 
 
 def classify_prepared(predictor: Predictor, jobs: PreparedJobs,
