@@ -638,3 +638,36 @@ def test_an_interrupted_batch_keeps_the_clips_already_answered(loaded_once, work
     assert len(printed) == 2 and all(r["label"] in CLASSES for r in printed)
     assert json.loads(out.read_text()) == printed
     assert "interrupted after 2 of 4 clips" in captured.err.strip().splitlines()[-1]
+
+
+def test_a_window_that_outlasts_the_face_says_so(predictor, workspace, tmp_path):
+    """--window full (or a given window) keeps every frame asked for; when the face leaves
+    the shot within them, the answer is marked uncertain and says from which frame."""
+    frames = face_clip()
+    gone = [np.full_like(frames[0], 90)] * len(frames)
+    folder = write_frame_folder(tmp_path / "leaves", frames + gone)
+    [whole] = predict_paths(predictor, [folder], window=FULL)
+    assert "error" not in whole, whole
+    assert whole["uncertain"]
+    assert any(f"leaves the shot at frame {len(frames) + 1}" in r for r in whole["reasons"])
+    [stays] = predict_paths(predictor, [workspace["folder"]], window=FULL)
+    assert not any("leaves the shot" in r for r in stays["reasons"])
+
+
+def test_a_video_cut_short_is_answered_with_a_warning(predictor, workspace, tmp_path):
+    """A file shorter than its header declares, or one its decoder finds damaged, is still
+    predicted, and the record says what is wrong with the file."""
+    from attrmer.predict.clips import ClipSource, video_warnings
+
+    whole = workspace["video"].read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    [record] = predict_paths(predictor, [cut], window=FULL)
+    assert "error" not in record, record
+    assert record["warnings"] and "cut short" in record["warnings"][0], record["warnings"]
+    assert "! the file: the video declares" in format_table(record)
+    [intact] = predict_paths(predictor, [workspace["video"]], window=FULL)
+    assert intact["warnings"] == []
+    source = ClipSource(workspace["video"], "video")
+    said = video_warnings(source, None, ["[mpeg1video @ 0x1] ac-tex damaged at 20 0", "fine"])
+    assert len(said) == 1 and "damaged data 1 time(s)" in said[0]

@@ -4,6 +4,12 @@ shares (here rather than in `command`, so that it need not import the predictor 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,23 +94,73 @@ def check_span(onset: int | None, offset: int | None, total: int, path: Path) ->
 
 def read_clip(
     source: ClipSource, onset: int | None = None, offset: int | None = None
-) -> tuple[list[np.ndarray], int, int]:
+) -> tuple[list[np.ndarray], int, int, list[str]]:
     """Decode a clip's frames from `onset` to `offset` (1-based, inclusive): (frames, onset,
-    offset). Errors name the path."""
+    offset, warnings). Warnings say when a video holds fewer frames than it declares or its
+    decoder met damaged data. Errors name the path."""
     try:
         if source.kind == "frames":
             files = frame_files(source.path)
             first, last = check_span(onset, offset, len(files), source.path)
-            return load_clip_frames(files[first - 1:last]), first, last
-        if onset is not None or offset is not None:
-            frames, total = _video_span(source.path, onset or 1, offset)
-            first, last = check_span(onset, offset, total, source.path)
-            return frames, first, last
-        frames = read_video(source.path)
+            return load_clip_frames(files[first - 1:last]), first, last, []
+        with decoder_messages() as messages:
+            if onset is not None or offset is not None:
+                frames, total = _video_span(source.path, onset or 1, offset)
+            else:
+                frames = read_video(source.path)
+                total = len(frames)
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
-    first, last = check_span(onset, offset, len(frames), source.path)
-    return frames, first, last
+    first, last = check_span(onset, offset, total, source.path)
+    whole = offset is None or total < offset
+    return frames, first, last, video_warnings(source, total if whole else None, messages)
+
+
+# What FFmpeg's decoders say of a file that is cut short or corrupted.
+_DAMAGE = re.compile(r"damaged|corrupt|invalid|error|truncat|missing", re.IGNORECASE)
+
+
+def video_warnings(source: ClipSource, decoded: int | None, messages: list[str]) -> list[str]:
+    """A video's problems that still let it be decoded: fewer frames than its header declares
+    (`decoded`: every frame was read; None when decoding stopped at an offset), and the
+    decoder's complaints of damaged data."""
+    from attrmer.predict.long_video import clip_frame_count
+
+    warnings = []
+    declared = clip_frame_count(source)
+    # Containers round their count; a frame or two either way is no sign of a cut.
+    if decoded is not None and declared and decoded < declared - max(2, 0.02 * declared):
+        warnings.append(f"the video declares {declared} frames but only {decoded} could be "
+                        "decoded: it may be cut short")
+    damaged = [line.strip() for line in messages if _DAMAGE.search(line)]
+    if damaged:
+        warnings.append(f"the decoder reported damaged data {len(damaged)} time(s) "
+                        f"(first: {damaged[0][:120]}): frames may be missing or corrupted")
+    return warnings
+
+
+@contextlib.contextmanager
+def decoder_messages() -> Iterator[list[str]]:
+    """Collect what FFmpeg writes to the process's stderr inside the block (it writes there
+    from C, past Python's sys.stderr), instead of letting it scroll by: the lines, once the
+    block ends."""
+    lines: list[str] = []
+    try:
+        descriptor = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced (tests, notebooks)
+        yield lines
+        return
+    sys.stderr.flush()
+    saved = os.dup(descriptor)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), descriptor)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, descriptor)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
 
 
 def _video_span(path: Path, first: int, last: int | None) -> tuple[list[np.ndarray], int]:

@@ -222,14 +222,12 @@ def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice
     """The frames to classify, the window record (1-based frames) and the seconds the
     window search took. Errors are InputError naming the path."""
     fps = video_fps(source) or fps
-    if choice.how == "given":
-        frames, first, last = read_clip(source, choice.onset, choice.offset)
-        return frames, _window_record(first, None, last, "given", fps), 0.0
     # "auto" searches frames onset..offset when the choice names them (the whole clip when
-    # not); "full" never does.
-    frames, first, last = read_clip(source, choice.onset, choice.offset)
-    if choice.how == "full":
-        return frames, _window_record(first, None, last, "full", fps), 0.0
+    # not); "given" and "full" never do.
+    frames, first, last, warnings = read_clip(source, choice.onset, choice.offset)
+    if choice.how in ("given", "full"):
+        record = _window_record(first, None, last, choice.how, fps)
+        return frames, record | ({"warnings": warnings} if warnings else {}), 0.0
     from attrmer.spot import find_window, motion_signal
     from attrmer.spot.presence import face_span
 
@@ -257,6 +255,8 @@ def load_window(preparer: ClipPreparer, source: ClipSource, choice: WindowChoice
     record["mouth_cycles"] = cycles
     if kept < last - first + 1:
         record["face_lost_at"] = first + kept
+    if warnings:
+        record["warnings"] = warnings
     return frames[onset:offset + 1], record, time.perf_counter() - start
 
 
@@ -392,6 +392,8 @@ def classify_prepared(predictor: Predictor, jobs: PreparedJobs,
             "agreement": result["agreement"],
             "uncertain": bool(reasons),
             "reasons": reasons,
+            # What decoding the clip found wrong with the file (cut short, damaged data).
+            "warnings": span.pop("warnings", []),
             "motion": result["motion"],
             "model": str(predictor.model_dir),
             "timings": {step: round(prediction.timings.get(step, 0.0), 4)
@@ -449,6 +451,7 @@ def format_table(record: dict[str, Any]) -> str:
     verdict = "  (uncertain)" if record["uncertain"] else ""
     votes = ", ".join(f"{name} {n}" for name, n in record["votes"].items())
     doubts = [f"  ! {reason}" for reason in record["reasons"]]
+    doubts += [f"  ! the file: {warning}" for warning in record.get("warnings", [])]
     lines = [
         f"{record['path']}: {record['label']}{verdict}",
         *doubts,

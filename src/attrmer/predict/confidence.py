@@ -136,6 +136,9 @@ def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
     if clip.mouth_cycles >= SPEECH_CYCLES:
         reasons.append(f"the mouth opens and closes {clip.mouth_cycles} times, as in speech, "
                        "laughter or sobbing: a micro-expression model has not learnt those")
+    if clip.face_lost_at is not None:
+        reasons.append(f"the face leaves the shot at frame {clip.face_lost_at} of "
+                       f"{clip.frames}: the frames after it show no face")
     if clip.frames < MIN_FRAMES:
         reasons.append(f"only {clip.frames} frames: too short to show an expression's onset, "
                        "apex and offset")

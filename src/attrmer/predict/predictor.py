@@ -91,6 +91,10 @@ class PreparedClip:
     frames: int
     timings: dict[str, float]
     mouth_cycles: int = 0
+    # The first frame (1-based, within the clip) from which its face is no longer in the shot
+    # (`spot.presence.face_span`); None while it stays. The window search cuts such a clip
+    # there; a window given or `full` keeps every frame and is marked uncertain.
+    face_lost_at: int | None = None
 
 
 def model_dirs(path: str | Path) -> list[Path]:
@@ -221,6 +225,7 @@ class ClipPreparer:
         caller counted them over more frames (`cycles`); raises ClipError (fewer than 2
         frames, no face found, face leaving the frame)."""
         from attrmer.preprocess.clip import align_clip, flow_from_aligned, rgb_from_aligned
+        from attrmer.spot.presence import face_span
 
         frames = list(frames)
         for index, frame in enumerate(frames):
@@ -230,6 +235,7 @@ class ClipPreparer:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         alignment = align_clip(frames, self.aligner)
+        kept = face_span(frames, alignment.frames, self.aligner)
         timings["align"] = time.perf_counter() - start
         start = time.perf_counter()
         rgb = rgb_from_aligned(alignment.frames, self.settings.frames)
@@ -243,7 +249,8 @@ class ClipPreparer:
         if cycles is None:
             cycles = mouth_cycles(alignment.frames)
         return PreparedClip(rgb=rgb, flow=flow, frames=len(frames), timings=timings,
-                            mouth_cycles=cycles)
+                            mouth_cycles=cycles,
+                            face_lost_at=kept + 1 if kept < len(frames) else None)
 
     def align(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """(n, S, S, 3) aligned frames of a decoded clip (for finding its window)."""
@@ -355,7 +362,7 @@ class Predictor:
             raise InputError(f"{path}: a folder of {len(sources)} clips; predict_paths "
                              "predicts each")
         start = time.perf_counter()
-        frames, _, _ = read_clip(sources[0], onset, offset)
+        frames, _, _, _ = read_clip(sources[0], onset, offset)
         decode_seconds = time.perf_counter() - start
         try:
             clip = self.prepare(frames)
