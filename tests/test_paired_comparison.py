@@ -101,9 +101,48 @@ def test_compare_option_prints_the_paired_difference(tmp_path, capsys) -> None:
     path.write_text(json.dumps(exp_show))
     assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "workspace"]) == 0
     out = capsys.readouterr().out
-    assert "alpha03 - base" in out and "not distinguishable" in out
+    assert "alpha03 vs base" in out and "not distinguishable" in out
+    # Both values, the difference, and the settings that make the two runs differ.
+    assert "settings that differ: train.alpha 0.3 vs 0.5" in out
+    assert "accuracy: 71.7 % vs 74.0 %, difference -2.3 points" in out
     assert report_cli(["--exp-json", str(path), "--compare", "nope", "workspace"]) == 1
     assert "no finished experiment named 'nope'" in capsys.readouterr().err
+
+
+def test_main_and_head_name_the_commit_and_a_commit_without_results_says_why(
+        tmp_path, capsys) -> None:
+    """`main` is the commit's branch and `HEAD` the commit the workspace starts from; a
+    commit whose outputs this machine never made (another CPU wrote dvc.lock) has no
+    metrics, and the error says to compare with the workspace."""
+    def entry(rev: str, name: str | None, accuracies: list[float] | None, **params) -> dict:
+        flat = {**PARAMS, **params}
+        tree: dict = {}
+        for key, value in flat.items():
+            section, leaf = key.split(".")
+            tree.setdefault(section, {})[leaf] = value
+        metrics = {} if accuracies is None else {
+            "metrics/summary.json": {"data": {"accuracy": {"mean": 0.7}, "n_test": 60}},
+            "metrics/summary_by_seed.json": {"data": {"accuracy": {
+                str(s): v for s, v in enumerate(accuracies)}}}}
+        return {"rev": rev, "name": name, "data": {
+            "rev": rev, "timestamp": None, "params": {"params.yaml": {"data": tree}},
+            "metrics": metrics}}
+
+    experiment = {"revs": [entry("e" * 40, "alpha03", [0.75, 0.70, 0.70],
+                                 **{"train.alpha": 0.3})]}
+    with_results = [entry("workspace", None, [0.70, 0.80, 0.72]),
+                    {**entry("c" * 40, "main", [0.70, 0.80, 0.72]),
+                     "experiments": [experiment]}]
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(with_results))
+    for name in ("main", "HEAD", "workspace"):
+        assert report_cli(["--exp-json", str(path), "--compare", "alpha03", name]) == 0, name
+        assert "alpha03 vs main" in capsys.readouterr().out
+    without = [with_results[0], {**entry("c" * 40, "main", None), "experiments": [experiment]}]
+    path.write_text(json.dumps(without))
+    assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "main"]) == 1
+    assert "compare with `workspace`" in capsys.readouterr().err
+    assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "workspace"]) == 0
 
 
 def test_comparison_text_names_unknown_experiments() -> None:
@@ -148,3 +187,20 @@ def test_composites_of_other_datasets_are_not_paired() -> None:
     again = composite("e", [0.6, 0.7, 0.7], {"roots": two_takes, "adapters": {
         "take1": "synthetic", "take2": "synthetic"}}, {})
     assert unpaired_reason(synthetic, again) is None
+
+
+def test_the_deep_baselines_files_join_the_workspaces_result(tmp_path) -> None:
+    """The deep baselines are not DVC metrics (their target is not part of `dvc repro`, and
+    declared metrics that were never built make every `dvc metrics show` warn): the report
+    reads their files from the workspace, for the workspace's result only."""
+    from attrmer.report.records import with_workspace_baselines
+
+    (tmp_path / "metrics" / "baselines").mkdir(parents=True)
+    (tmp_path / "metrics" / "baselines" / "elrcn.json").write_text(
+        json.dumps({"accuracy": {"mean": 0.5}, "n_test": 60}))
+    head = record("main", [0.7, 0.8], kind="commit")
+    head = type(head)(**{**head.__dict__, "aliases": ("HEAD", "workspace")})
+    other = record("alpha03", [0.6, 0.7])
+    records = with_workspace_baselines([head, other], tmp_path, ["elrcn", "netab"])
+    assert records[0].baselines == {"elrcn": {"accuracy.mean": 0.5, "n_test": 60}}
+    assert records[1].baselines == {}

@@ -206,7 +206,7 @@ class PretrainConfig:
     # Share of the corpus' happiness clips moved by a real person's smile (synth.real_smiles).
     real_smiles: float = 0.5
     # Share of the corpus' clips moved by a full prototype of their emotion (synth.prototypes).
-    prototypes: float = 0.0
+    prototypes: float = 0.5
     # The class set the corpus is labelled with (the built-in corpus' names).
     classes: str | list[str] = "paper"
     # Optimiser steps of the video network alone (cross-entropy; no text model).

@@ -40,6 +40,7 @@ from attrmer.report.records import (
     protocol_text,
     run_exp_show,
     selection_text,
+    with_workspace_baselines,
 )
 from attrmer.report.selection import alpha_sweep, depth_sweep, headline
 from attrmer.report.statistics import compare
@@ -63,23 +64,46 @@ __all__ = [
 
 
 def find_record(records: list[ExperimentRecord], name: str) -> ExperimentRecord:
-    """The record called `name`, or whose revision starts with it; ValueError otherwise."""
-    matches = [r for r in records if r.name == name] or \
+    """The record called `name` (an experiment's name, `workspace`, a branch such as `main`,
+    or `HEAD`; also a name the same result was shown under), or whose revision starts with
+    it; ValueError otherwise."""
+    matches = [r for r in records if r.name == name or name in r.aliases] or \
         [r for r in records if len(name) >= 4 and r.rev.startswith(name)]
     if len(matches) != 1:
         known = ", ".join(sorted(r.name for r in records)) or "none"
         problem = "no finished experiment" if not matches else "several experiments"
-        raise ValueError(f"{problem} named {name!r} (finished: {known})")
+        hint = ""
+        if name not in ("workspace",) and any(r.kind == "workspace" or "workspace" in r.aliases
+                                              for r in records):
+            hint = ("; a commit whose outputs this machine has not produced has no metrics "
+                    "here: compare with `workspace` (the results `dvc repro` left), or commit "
+                    "dvc.lock after `make repro` so that the commit has them")
+        raise ValueError(f"{problem} named {name!r} (finished: {known}){hint}")
     return matches[0]
 
 
 def comparison_text(records: list[ExperimentRecord], first: str, second: str) -> str:
-    """Lines such as "accuracy: +3.4 points [-1.2, +8.0] (95% CI, 5 seeds): not
-    distinguishable" for `first - second`."""
+    """The two runs' settings that differ, then per metric both means over the paired seeds
+    and `first - second` with its interval, e.g. "accuracy: 88.7 % vs 90.7 %, -2.0 points
+    [-6.0, +2.0] (95% CI, 5 seeds): not distinguishable"."""
     a, b = find_record(records, first), find_record(records, second)
-    lines = [f"{a.name} - {b.name}, paired by seed on one split:"]
-    lines += [f"  {metric}: {difference.text()}" for metric, difference in compare(a, b).items()]
+    lines = [f"{a.name} vs {b.name}, paired by seed on one split"]
+    changed = differing_settings(a, b)
+    lines.append("  settings that differ: " + ("; ".join(
+        f"{key} {a.setting(key)!r} vs {b.setting(key)!r}" for key in changed) or "none"))
+    for metric, difference in compare(a, b).items():
+        seeds = difference.seeds
+        mean_a = 100 * sum(a.by_seed[metric][s] for s in seeds) / len(seeds)
+        mean_b = 100 * sum(b.by_seed[metric][s] for s in seeds) / len(seeds)
+        lines.append(f"  {metric}: {mean_a:.1f} % vs {mean_b:.1f} %, difference "
+                     f"{difference.text()}")
     return "\n".join(lines)
+
+
+def differing_settings(a: ExperimentRecord, b: ExperimentRecord) -> list[str]:
+    """The params keys whose values differ between two runs (a key one run lacks counts at
+    its default)."""
+    return sorted(key for key in set(a.params) | set(b.params) if a.setting(key) != b.setting(key))
 
 
 def cli(argv: list[str]) -> int:
@@ -118,6 +142,10 @@ def cli(argv: list[str]) -> int:
             exp_show = run_exp_show(args.repo, all_commits=args.all_commits)
             source = "`dvc exp show --json`"
         records, skipped = parse_exp_show(exp_show, summary_path=args.summary)
+        if args.exp_json is None:  # the workspace is the one `dvc exp show` described
+            from attrmer.baselines import DEEP
+
+            records = with_workspace_baselines(records, args.repo, DEEP)
         if args.compare:
             print(comparison_text(records, *args.compare))
             return EXIT_OK

@@ -4,6 +4,7 @@ and the words that describe a record's protocol, classes and model selection."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -71,6 +72,9 @@ class ExperimentRecord:
     # {metric: {seed: value}} from the evaluate stage's per-seed file; empty for runs made
     # before it existed, which then cannot be paired.
     by_seed: dict[str, dict[int, float]] = field(default_factory=dict)
+    # Other names of the same result: the branch of a commit (`main`), `HEAD` for the
+    # workspace's commit, `workspace` when the workspace holds this result.
+    aliases: tuple[str, ...] = ()
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
@@ -132,6 +136,7 @@ def parse_exp_show(
     if not isinstance(exp_show, list):
         raise ValueError("dvc exp show --json: expected a list of revisions at the top level")
     records, skipped = [], []
+    head_seen = False
     for kind, entry in _rev_entries(exp_show):
         data = entry.get("data") or {}
         rev = str(entry.get("rev") or data.get("rev") or "")
@@ -146,12 +151,34 @@ def parse_exp_show(
             values = _file_data(data.get("metrics"), baseline_metrics_path(baseline))
             if values is not None:
                 baselines[baseline] = flatten(values)
+        # The first commit listed is the one the workspace and its experiments start from.
+        aliases = ("HEAD",) if kind == "commit" and not head_seen else \
+            ("workspace",) if kind == "workspace" and name != "workspace" else ()
+        head_seen = head_seen or kind == "commit"
         records.append(ExperimentRecord(
-            name=name, kind=kind, rev=rev, timestamp=data.get("timestamp"),
+            name=name, kind=kind, rev=rev, timestamp=data.get("timestamp"), aliases=aliases,
             params=flatten(params), metrics=flatten(summary), baselines=baselines,
             by_seed=_by_seed(_file_data(data.get("metrics"), by_seed_path)),
         ))
     return _deduplicate(records), skipped
+
+
+def with_workspace_baselines(records: list[ExperimentRecord], root: Path,
+                             names: Sequence[str]) -> list[ExperimentRecord]:
+    """`records` with the baselines of `names` that the workspace holds as files but DVC does
+    not track as metrics (the deep ones, `dvc repro baselines/dvc.yaml`) added to the record
+    of the workspace's result."""
+    found = {}
+    for name in names:
+        path = root / baseline_metrics_path(name)
+        try:
+            found[name] = flatten(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not found:
+        return records
+    return [dataclasses.replace(r, baselines={**found, **r.baselines})
+            if r.kind == "workspace" or "workspace" in r.aliases else r for r in records]
 
 
 def baseline_metrics_path(name: str) -> str:
@@ -191,16 +218,23 @@ def _by_seed(data: Mapping[str, Any] | None) -> dict[str, dict[int, float]]:
 def _deduplicate(records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
     """Drop repeats of one result (the workspace after `dvc exp apply`, for example), keeping
     the commit, else the experiment, over the workspace."""
-    best: dict[str, ExperimentRecord] = {}
     # Unlike KIND_RANK, a named experiment beats the workspace here: after `dvc exp run` the
     # workspace holds a copy of the experiment's result, and its name is the informative one.
     order = {"commit": 0, "experiment": 1, "workspace": 2}
+    groups: dict[str, list[ExperimentRecord]] = {}
     for record in records:
-        key = json.dumps([record.params, record.metrics, record.baselines], sort_keys=True)
-        if key not in best or order[record.kind] < order[best[key].kind]:
-            best[key] = record
-    kept = set(map(id, best.values()))
-    return [r for r in records if id(r) in kept]
+        groups.setdefault(_result_key(record), []).append(record)
+    kept: dict[str, ExperimentRecord] = {}
+    for key, group in groups.items():
+        keep = min(group, key=lambda r: order[r.kind])  # the first of the best kind
+        names = [n for r in group for n in (r.name, *r.aliases) if n != keep.name]
+        kept[key] = dataclasses.replace(keep, aliases=tuple(dict.fromkeys(names)))
+    return [kept[_result_key(r)] for r in records
+            if min(groups[_result_key(r)], key=lambda x: order[x.kind]) is r]
+
+
+def _result_key(record: ExperimentRecord) -> str:
+    return json.dumps([record.params, record.metrics, record.baselines], sort_keys=True)
 
 
 def run_exp_show(repo: str | Path = ".", *, all_commits: bool = False) -> list[dict[str, Any]]:

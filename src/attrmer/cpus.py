@@ -1,0 +1,65 @@
+"""How many CPUs this process may use, and thread pools sized to them.
+
+`os.cpu_count()` counts the machine's cores; a container limited by a CPU quota, a job pinned
+to some cores (`taskset`, a batch scheduler) or a Ray slot may use fewer. Thread pools sized to
+the machine then outnumber the cores they run on, and OpenMP threads that spin while waiting
+for each other take turns on them: on a busy 2-core machine, training ran an order of
+magnitude slower than alone. `available_cpus` reads the affinity mask and the cgroup quota;
+`PASSIVE_WAIT` makes OpenMP's idle threads sleep instead of spin (set before torch loads its
+OpenMP runtime, by `attrmer/__init__.py`).
+Not for choosing how many trainings run side by side (attrmer.train.executors).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+# OpenMP threads that wait for work sleep rather than spin: a few microseconds lost per
+# parallel region alone, the difference between sharing the cores and fighting over them
+# when another process runs (bench/threads.py).
+PASSIVE_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+_CGROUP = Path("/sys/fs/cgroup")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask, capped by its cgroup's quota."""
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        allowed = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(allowed, quota) if quota else allowed)
+
+
+def cgroup_cpu_quota(root: Path = _CGROUP) -> int | None:
+    """CPUs granted by the cgroup's quota, rounded up (cgroup v2 `cpu.max`, v1
+    `cpu.cfs_quota_us`); None without a quota."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+
+
+def size_thread_pools(count: int | None = None) -> int:
+    """torch's and OpenCV's thread pools set to `count` (default: `available_cpus`); the
+    count set."""
+    import cv2
+    import torch
+
+    count = count or available_cpus()
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    cv2.setNumThreads(count)
+    return count
