@@ -1,11 +1,13 @@
 """Training and inference while another process keeps every core busy: how much slower?
 
-Times optimiser steps of the CPU-default video network (batch 8, 16 frames at 64 px, the
-train stage's arithmetic) and single-clip forward passes (what `attrmer predict` runs per
-clip), each in a fresh process: alone, then beside a competing process that spins one thread
-per available core. Each is run with OpenMP's idle threads spinning (its default) and sleeping
-(`OMP_WAIT_POLICY=PASSIVE`, what attrmer sets, `attrmer.cpus`); the ratio is loaded / alone in
-the same run. Goal: loaded ≤ 3× alone.
+Times optimiser steps of the video network as params.yaml sets it (batch 8, 16 frames, fp32)
+and single-clip forward passes (what `attrmer predict` runs per clip), each in a fresh
+process: alone, then beside a competing PyTorch process (matrix products on its default
+threads, as another user's job or a second experiment would run). Each is run with OpenMP's
+idle threads spinning (its default) and sleeping (`OMP_WAIT_POLICY=PASSIVE`), and as attrmer
+chooses (`attrmer.cpus`: passive when other
+threads are running as it starts); the ratio is loaded / alone in the same run. Goal: loaded
+≤ 3× alone.
 
     python bench/threads.py [--steps 6] [--json bench/results/threads.json]
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -27,15 +28,16 @@ REPO = Path(__file__).resolve().parents[1]
 WORK = r'''
 import json, sys, time
 import torch
-from attrmer.config import ModelConfig
+from attrmer.config import load_params
 from attrmer.cpus import size_thread_pools
 from attrmer.model import VideoNet
 
 threads = size_thread_pools()
 torch.manual_seed(0)
-net = VideoNet.from_config(ModelConfig(), num_classes=5)
+model = load_params(sys.argv[2]).model
+net = VideoNet.from_config(model, num_classes=5)
 optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
-size = ModelConfig().input_size
+size = model.input_size
 rgb, flow = torch.randn(8, 3, 16, size, size), torch.randn(8, 2, 16, size, size)
 labels = torch.randint(0, 5, (8,))
 def step():
@@ -58,32 +60,45 @@ print(json.dumps({"train_step_s": train, "forward_s": infer, "threads": threads}
 '''
 
 
-def _spin(stop: multiprocessing.Event) -> None:
-    while not stop.is_set():
-        sum(range(10_000))
+# The competing process: another PyTorch job (its own default threads and OpenMP policy),
+# multiplying matrices until stopped.
+COMPETITOR = r'''
+import torch
+a = torch.randn(512, 512)
+while True:
+    a = torch.tanh(a @ a)
+'''
 
 
-def measure(steps: int, policy: str | None, loaded: bool) -> dict:
-    from attrmer.cpus import available_cpus
-
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    env.pop("OMP_WAIT_POLICY", None)
-    if policy is not None:
-        env["OMP_WAIT_POLICY"] = policy
-    stop = multiprocessing.Event()
-    spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
-                for _ in range(available_cpus() if loaded else 0)]
-    for spinner in spinners:
-        spinner.start()
+def measure(steps: int, setting: dict[str, str] | None, loaded: bool) -> dict:
+    """One fresh process's timings; `setting` None: attrmer's own choice (attrmer imported
+    before torch, nothing in the environment)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env |= {"PYTHONPATH": str(REPO / "src"), **(setting or {})}
+    # torch first: the environment alone sets the policy; attrmer first: attrmer chooses.
+    work = WORK if setting is not None else "import attrmer\n" + WORK
+    competitor = None
+    if loaded:
+        other = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        competitor = subprocess.Popen([sys.executable, "-c", COMPETITOR], env=other)
+        time.sleep(2.0)  # running at full speed before the measurement starts
     try:
-        # torch is imported first there, so the environment alone sets the policy.
-        done = subprocess.run([sys.executable, "-c", WORK, str(steps)], env=env, check=True,
+        done = subprocess.run([sys.executable, "-c", work, str(steps),
+                               str(REPO / "params.yaml")], env=env, check=True,
                               capture_output=True, text=True)
     finally:
-        stop.set()
-        for spinner in spinners:
-            spinner.join()
+        if competitor is not None:
+            competitor.kill()
+            competitor.wait()
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# OpenMP's waiting: spinning (libgomp's default), sleeping at once, spinning briefly.
+SETTINGS = {
+    "spinning (OpenMP default)": {},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "attrmer's choice (attrmer.cpus.choose_wait_policy)": None,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from attrmer.cpus import available_cpus
 
-    results = {"machine": f"{available_cpus()} CPUs available, {platform.processor() or ''}"
-               .strip(), "steps": args.steps, "policies": {}}
-    for name, policy in (("spinning (OpenMP default)", "ACTIVE"),
-                         ("passive (attrmer's setting)", "PASSIVE")):
-        alone = measure(args.steps, policy, loaded=False)
-        busy = measure(args.steps, policy, loaded=True)
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                  .splitlines() if line.startswith("model name")), platform.processor())
+    results = {"machine": f"{available_cpus()} CPUs available, {model}",
+               "steps": args.steps, "policies": {}}
+    for name, setting in SETTINGS.items():
+        alone = measure(args.steps, setting, loaded=False)
+        busy = measure(args.steps, setting, loaded=True)
         ratios = {key: busy[key] / alone[key] for key in ("train_step_s", "forward_s")}
         results["policies"][name] = {"alone": alone, "loaded": busy, "ratio": ratios}
         print(f"{name}: training step {alone['train_step_s']:.3f} s alone, "

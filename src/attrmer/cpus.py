@@ -5,8 +5,9 @@ to some cores (`taskset`, a batch scheduler) or a Ray slot may use fewer. Thread
 the machine then outnumber the cores they run on, and OpenMP threads that spin while waiting
 for each other take turns on them: on a busy 2-core machine, training ran an order of
 magnitude slower than alone. `available_cpus` reads the affinity mask and the cgroup quota;
-`PASSIVE_WAIT` makes OpenMP's idle threads sleep instead of spin (set before torch loads its
-OpenMP runtime, by `attrmer/__init__.py`).
+`choose_wait_policy` makes OpenMP's idle threads sleep instead of spin when other work is
+running as attrmer starts (it must run before torch loads its OpenMP runtime:
+`attrmer/__init__.py` calls it). Alone, spinning is the faster (bench/threads.py).
 Not for choosing how many trainings run side by side (attrmer.train.executors).
 """
 
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import MutableMapping
 from pathlib import Path
 
-# OpenMP threads that wait for work sleep rather than spin: a few microseconds lost per
-# parallel region alone, the difference between sharing the cores and fighting over them
-# when another process runs (bench/threads.py).
+# OpenMP threads that wait for work sleep rather than spin: slower alone (a tenth to a third
+# on two cores), the difference between sharing the cores and fighting over them when
+# another process computes beside (bench/threads.py).
 PASSIVE_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 _CGROUP = Path("/sys/fs/cgroup")
@@ -32,6 +34,28 @@ def available_cpus() -> int:
         allowed = os.cpu_count() or 1
     quota = cgroup_cpu_quota()
     return max(1, min(allowed, quota) if quota else allowed)
+
+
+def others_running(loadavg: Path = Path("/proc/loadavg")) -> int:
+    """Threads of other processes running or ready to run right now (the kernel's count of
+    runnable threads, this one left out); 0 where the system does not say."""
+    try:
+        running = int(loadavg.read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)
+
+
+def choose_wait_policy(environ: MutableMapping[str, str] = os.environ) -> str | None:
+    """Set OpenMP to sleep while waiting (`PASSIVE_WAIT`) when other threads occupy half the
+    CPUs this process may use or more; the policy set, or None (one given in the
+    environment is kept)."""
+    if any(key in environ for key in (*PASSIVE_WAIT, "GOMP_SPINCOUNT")):
+        return None
+    if others_running() * 2 < available_cpus():
+        return None
+    environ.update(PASSIVE_WAIT)
+    return PASSIVE_WAIT["OMP_WAIT_POLICY"]
 
 
 def cgroup_cpu_quota(root: Path = _CGROUP) -> int | None:
@@ -54,7 +78,7 @@ def cgroup_cpu_quota(root: Path = _CGROUP) -> int | None:
 
 def size_thread_pools(count: int | None = None) -> int:
     """torch's and OpenCV's thread pools set to `count` (default: `available_cpus`); the
-    count set."""
+    count set. Imports torch: call it after anything that must run before torch loads."""
     import cv2
     import torch
 

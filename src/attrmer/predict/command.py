@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from attrmer.cpus import size_thread_pools
 from attrmer.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from attrmer.modelfile import ModelFileError
 from attrmer.predict.ahead import PreparingAhead
@@ -157,12 +158,14 @@ def cli(argv: list[str]) -> int:
             # than the longer.
             with PreparingAhead(settings[0], lambda preparer: prepare_paths(
                     preparer, args.paths, window=window, fps=args.fps)) as ahead:
+                size_thread_pools()  # after the fork: torch is imported here
                 predictor = Predictor(directories, device=args.device,
                                       warm_aligner=not ahead.running, settings=settings)
                 jobs = ahead.result(predictor.preparer)
             results = classify_prepared(predictor, jobs, args.batch_size)
         else:
             # Many clips: a batch at a time, so that an interruption keeps the answers given.
+            size_thread_pools()
             predictor = Predictor(directories, device=args.device, settings=settings)
             for piece in prepared_batches(predictor.preparer, args.paths, window=window,
                                           fps=args.fps, size=args.batch_size):

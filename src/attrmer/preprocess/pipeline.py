@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import sys
 import time
 from collections import Counter
@@ -285,8 +284,11 @@ def _flow_task(index: int) -> tuple[int, Any]:
 
 
 def resolve_workers(workers: int, tasks: int) -> int:
-    """`preprocess.workers` (0: one per core) capped at the number of clips."""
-    wanted = workers or os.cpu_count() or 1
+    """`preprocess.workers` (0: one per CPU this process may use) capped at the number of
+    clips."""
+    from attrmer.cpus import available_cpus
+
+    wanted = workers or available_cpus()
     return max(1, min(wanted, tasks))
 
 

@@ -31,7 +31,6 @@ import dataclasses
 import io
 import json
 import multiprocessing
-import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from attrmer.config import SynthConfig
+from attrmer.cpus import available_cpus
 from attrmer.frame_layouts import SYNTH_RESOLUTIONS
 from attrmer.io import owned_folder
 from attrmer.synth.identities import (
@@ -660,7 +660,7 @@ def save_workbook(workbook: Workbook, path: Path) -> None:
 
 
 def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, min(2, available_cpus()))
 
 
 def render_corpus(out_dir: Path, cfg: SynthConfig, *, workers: int | None = None,

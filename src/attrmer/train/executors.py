@@ -52,9 +52,13 @@ def make_executor(params: Params) -> Executor:
 
 @contextlib.contextmanager
 def torch_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to `count` (0: left as they are) for the block."""
+    """torch's intra-op threads set to `count` (0: the CPUs this process may use, its
+    affinity and cgroup quota, `attrmer.cpus`) for the block."""
+    from attrmer.cpus import available_cpus
+
     before = torch.get_num_threads()
-    if count:
+    count = count or available_cpus()
+    if count != before:
         torch.set_num_threads(count)
     try:
         yield
