@@ -113,7 +113,7 @@ def test_main_and_head_name_the_commit_and_a_commit_without_results_says_why(
         tmp_path, capsys) -> None:
     """`main` is the commit's branch and `HEAD` the commit the workspace starts from; a
     commit whose outputs this machine never made (another CPU wrote dvc.lock) has no
-    metrics, and the error says to compare with the workspace."""
+    metrics, and the error says to commit dvc.lock; a run is never compared with itself."""
     def entry(rev: str, name: str | None, accuracies: list[float] | None, **params) -> dict:
         flat = {**PARAMS, **params}
         tree: dict = {}
@@ -141,8 +141,15 @@ def test_main_and_head_name_the_commit_and_a_commit_without_results_says_why(
     without = [with_results[0], {**entry("c" * 40, "main", None), "experiments": [experiment]}]
     path.write_text(json.dumps(without))
     assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "main"]) == 1
-    assert "compare with `workspace`" in capsys.readouterr().err
+    assert "commit dvc.lock" in capsys.readouterr().err
     assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "workspace"]) == 0
+    capsys.readouterr()
+    # After `dvc exp run` the workspace holds the experiment's own result.
+    same = [{**entry("workspace", None, [0.75, 0.70, 0.70], **{"train.alpha": 0.3}),
+             "experiments": []}, {**entry("c" * 40, "main", None), "experiments": [experiment]}]
+    path.write_text(json.dumps(same))
+    assert report_cli(["--exp-json", str(path), "--compare", "alpha03", "workspace"]) == 1
+    assert "are one result" in capsys.readouterr().err
 
 
 def test_comparison_text_names_unknown_experiments() -> None:

@@ -649,7 +649,8 @@ def test_a_window_that_outlasts_the_face_says_so(predictor, workspace, tmp_path)
     [whole] = predict_paths(predictor, [folder], window=FULL)
     assert "error" not in whole, whole
     assert whole["uncertain"]
-    assert any(f"leaves the shot at frame {len(frames) + 1}" in r for r in whole["reasons"])
+    assert any(f"leaves the shot {len(frames)} frames into" in r for r in whole["reasons"])
+    assert whole["window"]["face_lost_at"] == len(frames) + 1
     [stays] = predict_paths(predictor, [workspace["folder"]], window=FULL)
     assert not any("leaves the shot" in r for r in stays["reasons"])
 
@@ -657,7 +658,7 @@ def test_a_window_that_outlasts_the_face_says_so(predictor, workspace, tmp_path)
 def test_a_video_cut_short_is_answered_with_a_warning(predictor, workspace, tmp_path):
     """A file shorter than its header declares, or one its decoder finds damaged, is still
     predicted, and the record says what is wrong with the file."""
-    from attrmer.predict.clips import ClipSource, video_warnings
+    from attrmer.predict.clips import video_warnings
 
     whole = workspace["video"].read_bytes()
     cut = tmp_path / "cut.avi"
@@ -668,6 +669,6 @@ def test_a_video_cut_short_is_answered_with_a_warning(predictor, workspace, tmp_
     assert "! the file: the video declares" in format_table(record)
     [intact] = predict_paths(predictor, [workspace["video"]], window=FULL)
     assert intact["warnings"] == []
-    source = ClipSource(workspace["video"], "video")
-    said = video_warnings(source, None, ["[mpeg1video @ 0x1] ac-tex damaged at 20 0", "fine"])
+    said = video_warnings(None, None, ["[mpeg1video @ 0x1] ac-tex damaged at 20 0",
+                                       "predict: 50%|#####", "an error-free line"])
     assert len(said) == 1 and "damaged data 1 time(s)" in said[0]

@@ -30,6 +30,8 @@ def test_one_subject_alternates_within_each_class():
     halves = validation_halves(rows)
     for label in (0, 1, 2):
         assert sorted(halves[rows["label"] == label]) == [0, 1]
+    # One clip per class: still two halves, each choosing for the other.
+    assert set(validation_halves(_rows(["s1"] * 3, [0, 1, 2]))) == {0, 1}
 
 
 def test_each_half_is_predicted_at_the_epoch_the_other_half_chose():

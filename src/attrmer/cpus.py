@@ -22,6 +22,9 @@ from pathlib import Path
 # on two cores), the difference between sharing the cores and fighting over them when
 # another process computes beside (bench/threads.py).
 PASSIVE_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
+# {"set": True} once `choose_wait_policy` set the policy in this process's environment, so
+# that commands starting others can leave it out of theirs.
+CHOSEN_WAIT_POLICY: dict[str, bool] = {}
 
 _CGROUP = Path("/sys/fs/cgroup")
 
@@ -55,12 +58,27 @@ def choose_wait_policy(environ: MutableMapping[str, str] = os.environ) -> str | 
     if others_running() * 2 < available_cpus():
         return None
     environ.update(PASSIVE_WAIT)
+    if environ is os.environ:
+        CHOSEN_WAIT_POLICY["set"] = True
     return PASSIVE_WAIT["OMP_WAIT_POLICY"]
 
 
-def cgroup_cpu_quota(root: Path = _CGROUP) -> int | None:
-    """CPUs granted by the cgroup's quota, rounded up (cgroup v2 `cpu.max`, v1
-    `cpu.cfs_quota_us`); None without a quota."""
+def _own_cgroup() -> Path:
+    """This process's cgroup v2 folder (`/proc/self/cgroup`'s `0::/path`), else the root."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return _CGROUP / line[3:].lstrip("/")
+    except OSError:
+        pass
+    return _CGROUP
+
+
+def cgroup_cpu_quota(root: Path | None = None) -> int | None:
+    """CPUs granted by the cgroup's quota, rounded up (cgroup v2 `cpu.max` of this process's
+    own cgroup, v1 `cpu.cfs_quota_us`); None without a quota."""
+    v1 = (root if root is not None else _CGROUP) / "cpu"
+    root = root if root is not None else _own_cgroup()
     try:
         quota, period = (root / "cpu.max").read_text().split()[:2]
         if quota != "max":
@@ -69,20 +87,34 @@ def cgroup_cpu_quota(root: Path = _CGROUP) -> int | None:
     except (OSError, ValueError):
         pass
     try:
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        quota = int((v1 / "cpu.cfs_quota_us").read_text())
+        period = int((v1 / "cpu.cfs_period_us").read_text())
     except (OSError, ValueError):
         return None
     return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
 
 
+def default_threads() -> int:
+    """Threads for one process's compute: `OMP_NUM_THREADS` when set (torchrun sets 1 per
+    process), else the CPUs it may use shared among the processes its launcher started on
+    this node (`LOCAL_WORLD_SIZE`)."""
+    for name, divide in (("OMP_NUM_THREADS", False), ("LOCAL_WORLD_SIZE", True)):
+        try:
+            value = int(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+        if value >= 1:
+            return max(1, available_cpus() // value) if divide else value
+    return available_cpus()
+
+
 def size_thread_pools(count: int | None = None) -> int:
-    """torch's and OpenCV's thread pools set to `count` (default: `available_cpus`); the
+    """torch's and OpenCV's thread pools set to `count` (default: `default_threads`); the
     count set. Imports torch: call it after anything that must run before torch loads."""
     import cv2
     import torch
 
-    count = count or available_cpus()
+    count = count or default_threads()
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     cv2.setNumThreads(count)

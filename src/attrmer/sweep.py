@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from attrmer.config import ConfigError, Params
+from attrmer.cpus import CHOSEN_WAIT_POLICY
 from attrmer.errors import EXIT_CODES_HELP, EXIT_DATA, EXIT_MODEL, EXIT_USAGE
 
 
@@ -155,6 +156,10 @@ def cli(argv: list[str]) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     env = dict(os.environ)
+    # Whether OpenMP spins is chosen by each process from the machine's load as it starts,
+    # not fixed by this one's (attrmer.cpus).
+    if CHOSEN_WAIT_POLICY.get("set"):
+        env.pop("OMP_WAIT_POLICY", None)
     started_head = False
     if args.ray and not args.dry_run:
         address = ray_address(args.params)
@@ -173,8 +178,9 @@ def cli(argv: list[str]) -> int:
         for command in commands:
             print(shlex.join(command))
             if not args.dry_run and subprocess.run(command, env=env).returncode != 0:
+                done = "run" if args.run else "queued"
                 print(f"attrmer sweep: {shlex.join(command)} failed; the experiments "
-                      "before it are queued", file=sys.stderr)
+                      f"before it are {done}", file=sys.stderr)
                 return EXIT_DATA
     finally:
         # A head started for points run here in the foreground has no use after them.

@@ -6,10 +6,10 @@ T, fitted on the validation subjects' predictions by minimising their negative l
 divides the logits (here: log-probabilities, which differ from the logits by a per-clip
 constant that softmax ignores); T > 1 softens. The label never changes, only how sure it is.
 
-T is kept at 1 or more. The validation subjects also chose the epoch, so the selected model
-looks better on them than it is (on the built-in data it was often right on all 14 validation
-clips, and the unconstrained fit then sharpened to T = 0.05): such a fit can justify softening,
-never sharpening.
+T is kept at 1 or more. It is fitted on cross-fitted predictions (attrmer.train.selection: each
+validation clip at the epoch chosen without it), but those are a dozen clips of one or two
+people, often all right (on the built-in data an unconstrained fit once sharpened to T = 0.05):
+so few can justify softening, never sharpening.
 """
 
 from __future__ import annotations

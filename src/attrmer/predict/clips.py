@@ -109,25 +109,37 @@ def read_clip(
             else:
                 frames = read_video(source.path)
                 total = len(frames)
+            declared = declared_frames(source)
     except ClipError as exc:
         raise InputError(f"{source.path}: {exc}") from None
     first, last = check_span(onset, offset, total, source.path)
     whole = offset is None or total < offset
-    return frames, first, last, video_warnings(source, total if whole else None, messages)
+    return frames, first, last, video_warnings(declared, total if whole else None, messages)
 
 
 # What FFmpeg's decoders say of a file that is cut short or corrupted.
-_DAMAGE = re.compile(r"damaged|corrupt|invalid|error|truncat|missing", re.IGNORECASE)
+_DAMAGE = re.compile(r"damaged|corrupt|truncat|invalid data|error while decoding|concealing",
+                     re.IGNORECASE)
+# Containers whose header indexes every frame: their count is a count, not an estimate from
+# the file's size and bit rate (MPEG streams, Matroska, WebM).
+INDEXED_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".avi"})
 
 
-def video_warnings(source: ClipSource, decoded: int | None, messages: list[str]) -> list[str]:
+def declared_frames(source: ClipSource) -> int | None:
+    """The frame count an indexed container's header declares, else None."""
+    from attrmer.predict.long_video import clip_frame_count
+
+    if source.path.suffix.lower() not in INDEXED_CONTAINERS:
+        return None
+    return clip_frame_count(source) or None
+
+
+def video_warnings(declared: int | None, decoded: int | None, messages: list[str]
+                   ) -> list[str]:
     """A video's problems that still let it be decoded: fewer frames than its header declares
     (`decoded`: every frame was read; None when decoding stopped at an offset), and the
     decoder's complaints of damaged data."""
-    from attrmer.predict.long_video import clip_frame_count
-
     warnings = []
-    declared = clip_frame_count(source)
     # Containers round their count; a frame or two either way is no sign of a cut.
     if decoded is not None and declared and decoded < declared - max(2, 0.02 * declared):
         warnings.append(f"the video declares {declared} frames but only {decoded} could be "
@@ -145,22 +157,29 @@ def decoder_messages() -> Iterator[list[str]]:
     from C, past Python's sys.stderr), instead of letting it scroll by: the lines, once the
     block ends."""
     lines: list[str] = []
+    descriptor = 2  # where C libraries write, whatever sys.stderr is in Python
     try:
-        descriptor = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced (tests, notebooks)
+        saved = os.dup(descriptor)
+    except OSError:  # no descriptor 2 (a detached process)
         yield lines
         return
-    sys.stderr.flush()
-    saved = os.dup(descriptor)
+    _flush(sys.stderr)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), descriptor)
         try:
             yield lines
         finally:
+            # What Python wrote meanwhile (a progress bar's refresh) goes with the decoder's.
+            _flush(sys.stderr)
             os.dup2(saved, descriptor)
             os.close(saved)
             sink.seek(0)
             lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+
+
+def _flush(stream: object) -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        stream.flush()  # type: ignore[attr-defined]
 
 
 def _video_span(path: Path, first: int, last: int | None) -> tuple[list[np.ndarray], int]:

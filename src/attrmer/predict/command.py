@@ -376,7 +376,11 @@ def classify_prepared(predictor: Predictor, jobs: PreparedJobs,
     """The records of `prepare_paths` with every prepared clip's prediction filled in."""
     records, prepared = jobs.records, jobs.prepared
     predictions = predictor.classify([clip for _, clip, _ in prepared], batch_size)
-    for (index, _, span), prediction in zip(prepared, predictions, strict=True):
+    for (index, clip, span), prediction in zip(prepared, predictions, strict=True):
+        if clip.face_lost_at is not None and "face_lost_at" not in span:
+            # A window given or `full` keeps its frames; the record says, in the clip's own
+            # frame numbers, where the face left.
+            span["face_lost_at"] = span["onset"] + clip.face_lost_at - 1
         result = prediction.as_dict()
         reasons = result["reasons"]
         fallback = FALLBACK_REASONS.get(span.get("spotted", {}).get("kind"))
@@ -461,7 +465,8 @@ def format_table(record: dict[str, Any]) -> str:
         f"  window: frames {span['onset']}-{span['offset']}{seconds}{apex}, {span['how']}"
         + _spotted_text(span.get("spotted"))
         + f"; {record['frames']} frames used"
-        + (f"; the face leaves the shot at frame {span['face_lost_at']}, searched before it"
+        + (f"; the face leaves the shot at frame {span['face_lost_at']}"
+           + (", searched before it" if span["how"] not in ("given", "full") else "")
            if span.get("face_lost_at") else ""),
         f"  models: {record['models']} (votes {votes}; the answer: the highest mean "
         f"probability), from {record['model']}",

@@ -137,8 +137,8 @@ def assess(clip: PreparedClip, bundles: Sequence[ModelBundle],
         reasons.append(f"the mouth opens and closes {clip.mouth_cycles} times, as in speech, "
                        "laughter or sobbing: a micro-expression model has not learnt those")
     if clip.face_lost_at is not None:
-        reasons.append(f"the face leaves the shot at frame {clip.face_lost_at} of "
-                       f"{clip.frames}: the frames after it show no face")
+        reasons.append(f"the face leaves the shot {clip.face_lost_at - 1} frames into the "
+                       f"{clip.frames} classified: the frames after it show no face")
     if clip.frames < MIN_FRAMES:
         reasons.append(f"only {clip.frames} frames: too short to show an expression's onset, "
                        "apex and offset")

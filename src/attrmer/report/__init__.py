@@ -73,11 +73,9 @@ def find_record(records: list[ExperimentRecord], name: str) -> ExperimentRecord:
         known = ", ".join(sorted(r.name for r in records)) or "none"
         problem = "no finished experiment" if not matches else "several experiments"
         hint = ""
-        if name not in ("workspace",) and any(r.kind == "workspace" or "workspace" in r.aliases
-                                              for r in records):
+        if name in ("main", "master", "HEAD") or (len(name) >= 4 and not matches):
             hint = ("; a commit whose outputs this machine has not produced has no metrics "
-                    "here: compare with `workspace` (the results `dvc repro` left), or commit "
-                    "dvc.lock after `make repro` so that the commit has them")
+                    "here: commit dvc.lock after `make repro` so that the commit has them")
         raise ValueError(f"{problem} named {name!r} (finished: {known}){hint}")
     return matches[0]
 
@@ -87,6 +85,10 @@ def comparison_text(records: list[ExperimentRecord], first: str, second: str) ->
     and `first - second` with its interval, e.g. "accuracy: 88.7 % vs 90.7 %, -2.0 points
     [-6.0, +2.0] (95% CI, 5 seeds): not distinguishable"."""
     a, b = find_record(records, first), find_record(records, second)
+    if a is b:
+        raise ValueError(f"{first!r} and {second!r} are one result (`dvc exp run` leaves its "
+                         "results in the workspace): compare the experiment with a commit, "
+                         "e.g. `main`")
     lines = [f"{a.name} vs {b.name}, paired by seed on one split"]
     changed = differing_settings(a, b)
     lines.append("  settings that differ: " + ("; ".join(

@@ -143,6 +143,10 @@ def parse_exp_show(
         name = entry.get("name") or (rev[:7] if kind != "workspace" else "workspace")
         summary = _file_data(data.get("metrics"), summary_path)
         params = _file_data(data.get("params"), params_file)
+        # The first commit listed is the one the workspace and its experiments start from.
+        aliases = ("HEAD",) if kind == "commit" and not head_seen else \
+            ("workspace",) if kind == "workspace" and name != "workspace" else ()
+        head_seen = head_seen or kind == "commit"
         if summary is None or params is None or entry.get("error"):
             skipped.append(name)
             continue
@@ -151,10 +155,6 @@ def parse_exp_show(
             values = _file_data(data.get("metrics"), baseline_metrics_path(baseline))
             if values is not None:
                 baselines[baseline] = flatten(values)
-        # The first commit listed is the one the workspace and its experiments start from.
-        aliases = ("HEAD",) if kind == "commit" and not head_seen else \
-            ("workspace",) if kind == "workspace" and name != "workspace" else ()
-        head_seen = head_seen or kind == "commit"
         records.append(ExperimentRecord(
             name=name, kind=kind, rev=rev, timestamp=data.get("timestamp"), aliases=aliases,
             params=flatten(params), metrics=flatten(summary), baselines=baselines,

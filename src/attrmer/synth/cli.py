@@ -59,12 +59,15 @@ def cli(argv: list[str]) -> int:
                  if v is not None}
     try:
         cfg = load_params(args.params).synth if args.params else SynthConfig()
+    except ConfigError as exc:
+        print(f"attrmer synth: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    try:
         cfg = dataclasses.replace(cfg, **overrides)
         cfg.validate()
-    except ConfigError as exc:
-        # A bad --seed or --clips is a usage error; a bad params file, bad data.
+    except ConfigError as exc:  # the file was valid: --seed or --clips is not
         print(f"attrmer synth: {exc}", file=sys.stderr)
-        return EXIT_USAGE if overrides else EXIT_DATA
+        return EXIT_USAGE
     start = time.perf_counter()
     try:
         out = render_corpus(args.out_dir, cfg, workers=args.workers, force=args.force)
@@ -88,6 +91,10 @@ def _long(args: argparse.Namespace) -> int:
                  if v is not None}
     try:
         cfg = load_params(args.params).spot.corpus if args.params else SpotCorpusConfig()
+    except ConfigError as exc:
+        print(f"attrmer synth: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    try:
         cfg = dataclasses.replace(cfg, **overrides)
         start = time.perf_counter()
         # Planning comes first and may still refuse the settings (more videos than faces).

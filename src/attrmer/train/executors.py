@@ -52,12 +52,12 @@ def make_executor(params: Params) -> Executor:
 
 @contextlib.contextmanager
 def torch_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to `count` (0: the CPUs this process may use, its
-    affinity and cgroup quota, `attrmer.cpus`) for the block."""
-    from attrmer.cpus import available_cpus
+    """torch's intra-op threads set to `count` (0: `attrmer.cpus.default_threads`, the CPUs
+    this process may use, or OMP_NUM_THREADS as torchrun sets it) for the block."""
+    from attrmer.cpus import default_threads
 
     before = torch.get_num_threads()
-    count = count or available_cpus()
+    count = count or default_threads()
     if count != before:
         torch.set_num_threads(count)
     try:

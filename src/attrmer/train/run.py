@@ -44,7 +44,9 @@ class TrainingLayout:
 
     inputs: TrainingInputs
     models: Path  # seed_<s>/ each
-    metrics: Path  # seed_<s>.json, seed_<s>_predictions.csv, seed_<s>_validation.csv
+    # seed_<s>.json, seed_<s>_predictions.csv, seed_<s>_validation.csv,
+    # seed_<s>_calibration.csv
+    metrics: Path
     checkpoints: Path  # seed_<s>/: checkpoints and finished folds while the run lasts
     live: Path  # DVCLive: metrics.json and plots/metrics/seed_<s>/...
 

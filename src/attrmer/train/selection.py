@@ -38,16 +38,16 @@ def best_epoch(probabilities: dict[int, np.ndarray], labels: np.ndarray) -> int:
 
 def validation_halves(rows: pd.DataFrame) -> np.ndarray:
     """0 or 1 for each validation row. With two validation subjects or more, whole subjects
-    (sorted, alternating) so that no person is on both sides; with one, its clips alternate
-    within each class, in key order."""
+    (sorted, alternating) so that no person is on both sides; with one, its clips in (class,
+    key) order alternate, so that each class is split as evenly as it can be and a class of
+    one clip still leaves the other half clips of its own."""
     subjects = sorted(map(str, set(rows["subject"])))
     if len(subjects) >= 2:
         side = {subject: i % 2 for i, subject in enumerate(subjects)}
         return np.array([side[str(s)] for s in rows["subject"]], np.int64)
     halves = np.zeros(len(rows), np.int64)
-    ordered = rows.assign(_row=np.arange(len(rows))).sort_values(["label", "key"], kind="stable")
-    for _, group in ordered.groupby("label", sort=True):
-        halves[group["_row"].to_numpy()] = np.arange(len(group)) % 2
+    order = np.lexsort((rows["key"].astype(str).to_numpy(), rows["label"].to_numpy()))
+    halves[order] = np.arange(len(rows)) % 2
     return halves
 
 
