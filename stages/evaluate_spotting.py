@@ -2,8 +2,9 @@
 
 A spotted interval is a true positive when its IoU with an annotated interval of the same
 video and type is at least `spot.iou` (each annotation matched once); precision, recall and
-F1 per type (micro, macro) and overall, pooled over the videos spotted (attrmer.spot.evaluate).
-One row per video and type goes to metrics/spotting_videos.csv.
+F1 per type (micro, macro) and overall, pooled over every annotated video: what could not be
+spotted or read counts as missed (attrmer.spot.run.score_spotting). One row per video and type
+(and one per unusable sheet row) goes to metrics/spotting_videos.csv.
 """
 
 from __future__ import annotations

@@ -251,3 +251,25 @@ def test_real_part_a_sheet(shared_data: Path):
     assert len(truth) == 1001
     assert sum(len(v) for v in truth.values()) == 3346 + 860 - 107
     assert sum(len(v) for v in blinks(index, include_failed_videos=True).values()) == 841
+
+
+def test_every_annotated_expression_counts_as_megc_scores_it(delivery: Path):
+    """A video that could not be spotted, and a sheet row the reader could not use, add their
+    expressions as misses (MEGC scores against the whole ground truth), each listed with why."""
+    from attrmer.spot.run import score_spotting
+
+    index = read_long_videos(delivery)
+    spotted = {"spNO.1/a": [Interval(5, 8, 12, "micro"), Interval(20, 25, 38, "macro")],
+               "spNO.2/J": [], "spNO.3/b": []}
+    summary, rows = score_spotting(index, spotted, iou=0.5)
+    # micro: one found; spNO.2/J's missed, spNO.5/c's (frames missing) missed, and rows 6, 7,
+    # 8 and 12 unusable. macro: one found; rows 4, 9 and 10 unusable. Row 11: type unknown.
+    assert (summary["micro"]["tp"], summary["micro"]["fn"]) == (1, 6)
+    assert (summary["macro"]["tp"], summary["macro"]["fn"]) == (1, 3)
+    assert (summary["overall"]["tp"], summary["overall"]["fn"]) == (2, 10)
+    assert summary["overall"]["recall"] == round(2 / 12, 6)
+    assert summary["intervals_unusable"] == {"micro": 4, "macro": 3, "unknown": 1}
+    assert summary["videos_not_spotted"] == 4
+    notes = {(r["video"], r["note"]) for r in rows if r["note"]}
+    assert any(video == "spNO.5/c" and note.startswith("not spotted:") for video, note in notes)
+    assert any("unusable sheet row 6: offset 0" in note for _, note in notes)

@@ -4,8 +4,9 @@
 `LongVideoIndex` (the built-in long videos or a CAS(ME)^3 part A delivery, both read by
 `attrmer.datasets.casme3_lv`); a video that cannot be spotted is recorded as failed with its
 reason, and the others go on. `write_spotted` / `read_spotted` keep the intervals as one CSV,
-`score_spotting` turns them and the sheet's truth into the MEGC figures of
-`metrics/spotting.json`. Not for one video from the command line (`attrmer spot`).
+`score_spotting` turns them and the sheet's whole truth into the MEGC figures of
+`metrics/spotting.json` (what could not be spotted or read counts as missed). Not for one
+video from the command line (`attrmer spot`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from typing import Any
 import pandas as pd
 
 from attrmer.config import FlowConfig, SpotConfig
-from attrmer.datasets.casme3_lv import LongVideoIndex, blinks, ground_truth, read_long_videos
+from attrmer.datasets.casme3_lv import (
+    BLINKS_WORKSHEET,
+    LongVideoIndex,
+    blinks,
+    ground_truth,
+    read_long_videos,
+)
 from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
-from attrmer.spot.evaluate import evaluate_spotting, per_video
-from attrmer.spot.intervals import Interval
+from attrmer.spot.evaluate import SpottingCounts, evaluate_spotting, per_video
+from attrmer.spot.intervals import KINDS, Interval
 from attrmer.spot.peaks import SpotResult
 from attrmer.spot.reading import spot_path
 
@@ -139,15 +146,59 @@ def read_spotted(intervals_csv: str | Path, videos_csv: str | Path) -> dict[str,
 
 def score_spotting(index: LongVideoIndex, spotted: Mapping[str, list[Interval]], *,
                    iou: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The MEGC figures over the spotted videos (`metrics/spotting.json`) and one row per video
-    and type. Videos that could not be spotted are left out of both, and counted."""
-    truth = ground_truth(index)
-    scored = {key: truth[key] for key in spotted if key in truth}
+    """The MEGC figures (`metrics/spotting.json`) and one row per video and type, scored
+    against the sheet's whole ground truth, as MEGC scores it: the expressions of a video that
+    could not be spotted (its frames failed, or spotting did) count as missed, and so does
+    every annotated expression the reader could not use (a misplaced apex, an offset of 0, an
+    interval too long); such rows are listed with their reason (`note`)."""
+    truth = ground_truth(index, include_failed_videos=True)
     unknown = sorted(set(spotted) - set(truth))
     if unknown:
         raise SpottingInputError(f"spotted video {unknown[0]!r} is not an ok video of "
                                  f"{index.sheet}")
-    summary = evaluate_spotting(scored, dict(spotted), iou_threshold=iou)
-    summary["videos_not_spotted"] = len(truth) - len(scored)
-    summary["blinks_annotated"] = sum(len(b) for k, b in blinks(index).items() if k in scored)
-    return summary, per_video(scored, dict(spotted), iou_threshold=iou)
+    summary = evaluate_spotting(truth, dict(spotted), iou_threshold=iou)
+    rows = per_video(truth, dict(spotted), iou_threshold=iou)
+    reasons = _video_reasons(index)
+    for row in rows:
+        why = reasons.get(row["video"]) or "spotting failed (data/spotting/videos.csv)"
+        row["note"] = "" if row["video"] in spotted else f"not spotted: {why}"
+    unusable = unusable_expressions(index)
+    missed = {kind: sum(1 for u in unusable if u["kind"] == kind) for kind in UNUSABLE_KINDS}
+    for kind in ("micro", "macro"):
+        summary[kind] = _with_missed(summary[kind], missed[kind])
+    # Overall: both types' counts pooled, and the rows whose type the sheet does not say.
+    summary["overall"] = _with_missed(summary["overall"], sum(missed.values()))
+    summary["videos_not_spotted"] = sum(1 for key in truth if key not in spotted)
+    summary["intervals_unusable"] = missed
+    summary["blinks_annotated"] = sum(len(b) for k, b in blinks(index).items() if k in spotted)
+    rows += [{"video": u["video"], "kind": u["kind"],
+              **_with_missed(SpottingCounts().as_dict(), 1), "note": u["note"]}
+             for u in unusable]
+    return summary, rows
+
+
+# The types an unusable expression row is counted under: "unknown" when the sheet's type cell
+# is neither micro nor macro (it then counts in the overall figure only).
+UNUSABLE_KINDS = ("micro", "macro", "unknown")
+
+
+def unusable_expressions(index: LongVideoIndex) -> list[dict[str, Any]]:
+    """Every annotated micro- or macro-expression (not blink) the reader could not use, with
+    its type and why: missed by any spotter, as MEGC counts them."""
+    table = index.intervals
+    rows = table[(table["sheet"] != BLINKS_WORKSHEET) & (table["status"] != "ok")]
+    return [{"video": row.video_key or "?", "kind": row.kind if row.kind in KINDS else "unknown",
+             "note": f"unusable sheet row {row.sheet_row}: {row.reason}"}
+            for row in rows.itertuples(index=False)]
+
+
+def _video_reasons(index: LongVideoIndex) -> dict[str, str]:
+    videos = index.videos
+    failed = videos[videos["status"] != "ok"]
+    return dict(zip(failed["key"], failed["reason"], strict=True))
+
+
+def _with_missed(counts: Mapping[str, Any], missed: int) -> dict[str, Any]:
+    """A kind's figures (SpottingCounts.as_dict) with `missed` more false negatives."""
+    total = SpottingCounts(tp=counts["tp"], fp=counts["fp"], fn=counts["fn"] + missed)
+    return total.as_dict()
