@@ -93,7 +93,7 @@ def write_reliability(directory: str | Path, seeds: Sequence[int], png: str | Pa
     from attrmer.evaluate.plots import plot_reliability
 
     report = calibration_report(directory, seeds)
-    notes = {"validation": "temperature fitted here", "test": "held out"}
+    notes = {"validation": "cross-fitted; temperature fitted here", "test": "held out"}
     panels = {f"{side} subjects ({notes.get(side, side)})": series
               for side, series in report["panels"].items()}
     plot_reliability(panels, png, title=title or "Reliability of the top-class probability, "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def find_record(records: list[ExperimentRecord], name: str) -> ExperimentRecord:
         known = ", ".join(sorted(r.name for r in records)) or "none"
         problem = "no finished experiment" if not matches else "several experiments"
         hint = ""
-        if name in ("main", "master", "HEAD") or (len(name) >= 4 and not matches):
+        # A branch, HEAD or a commit id: a commit rather than a misspelt experiment.
+        if name in ("main", "master", "HEAD") or re.fullmatch(r"[0-9a-f]{7,40}", name):
             hint = ("; a commit whose outputs this machine has not produced has no metrics "
                     "here: commit dvc.lock after `make repro` so that the commit has them")
         raise ValueError(f"{problem} named {name!r} (finished: {known}){hint}")
