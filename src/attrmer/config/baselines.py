@@ -15,10 +15,11 @@ SVM_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 
 @dataclass(frozen=True)
 class LbpTopConfig:
+    # Blocks (rows, columns) the face is cut into; one LBP-TOP histogram each.
     grid: list[int] = field(default_factory=lambda: [5, 5])
-    radius_xy: int = 1
-    radius_t: int = 1
-    neighbors: int = 8
+    radius_xy: int = 1  # radius of the XY plane's circle, pixels
+    radius_t: int = 1  # radius along time, frames
+    neighbors: int = 8  # points on each circle: 4, 8 or 16
     # The SVM's C: one value, or a grid chosen by subject-wise cross-validation inside the
     # training subjects (never the test side).
     svm_c: float | list[float] = field(default_factory=lambda: list(SVM_C_GRID))
@@ -55,6 +56,7 @@ class FdmConfig:
     # Most updates of the principal-direction search per cuboid (it usually stops earlier,
     # when the refined set of vectors no longer changes).
     iterations: int = 10
+    # As for LBP-TOP: one C, or a grid chosen by cross-validation on the training subjects.
     svm_c: float | list[float] = field(default_factory=lambda: list(SVM_C_GRID))
 
     def validate(self) -> None:
@@ -88,6 +90,7 @@ class SparseMdmoConfig:
     code_iterations: int = 100
     # Which training clips seed the initial atoms.
     seed: int = 0
+    # As for LBP-TOP: one C, or a grid chosen by cross-validation on the training subjects.
     svm_c: float | list[float] = field(default_factory=lambda: list(SVM_C_GRID))
 
     def validate(self) -> None:
@@ -130,10 +133,10 @@ class DeepNetworkConfig:
     frames: int = 8
     # Channels of the first layer (the small frame CNN: then twice and four times that).
     width: int = 16
-    dropout: float = 0.3
-    lr: float = 1e-3
-    batch_size: int = 16
-    weight_decay: float = 1e-4
+    dropout: float = 0.3  # before the classifier
+    lr: float = 1e-3  # AdamW's learning rate
+    batch_size: int = 16  # clips per optimiser step
+    weight_decay: float = 1e-4  # AdamW's
 
     def validate(self) -> None:
         key = self.section
@@ -169,7 +172,7 @@ class ElrcnConfig(DeepNetworkConfig):
     hidden: int = 64
     # se: the four maps stacked into one CNN; te: one CNN per kind of input.
     variant: ElrcnVariant = "se"
-    epochs: int = 40
+    epochs: int = 40  # the epoch kept is the one of best validation UF1
 
     def validate(self) -> None:
         super().validate()
@@ -187,7 +190,7 @@ class NetabConfig(DeepNetworkConfig):
     # concat: one classifier over both networks' features; mean: the average of two
     # classifiers' logits.
     fusion: NetabFusion = "concat"
-    epochs: int = 40
+    epochs: int = 40  # the epoch kept is the one of best validation UF1
 
     def validate(self) -> None:
         super().validate()

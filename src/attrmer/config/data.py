@@ -111,6 +111,7 @@ class SplitConfig:
     # holdout: subjects 3:2; loso: one fold per subject; lodo: one fold per dataset of a
     # composite data.name (leave one dataset out).
     protocol: Literal["holdout", "loso", "lodo"] = "holdout"
+    # Seed of the subject split: which subjects test, validate and train.
     seed: int = 0
     # Share of subjects held out for testing: 0.4 gives the paper's 3:2 train:test.
     test_fraction: float = 0.4
@@ -131,8 +132,11 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class SynthConfig:
+    # Seed of everything the corpus draws (emotions, AUs, timing, noise, faces per clip).
     seed: int = 0
+    # Clips in the corpus.
     clips: int = 200
+    # Frame rate of the rendered clips (CASME II's 200).
     fps: int = 200
     # builtin | casme2 | samm (SYNTH_RESOLUTIONS): the frame size and face scale.
     resolution: str = "builtin"
@@ -141,14 +145,19 @@ class SynthConfig:
     frame_height: int = 240
     # Scale on every AU's apex displacement (1.0: about 0.3 to 2 px on a 112 px aligned face).
     intensity: float = 1.0
+    # Sensor noise, standard deviation in grey levels (0-255).
     noise_sigma: float = 2.0
+    # JPEG quality of the written frames (1-100).
     jpeg_quality: int = 90
+    # Largest slow head drift over a clip, frame pixels.
     drift_px: float = 0.6
+    # Amplitude of the illumination flicker (a share of the brightness).
     flicker: float = 0.02
+    # Share of clips with an eye blink (not coded in the sheet, as CASME II's coders did).
     blink_probability: float = 0.15
     # Frame counts of a clip are drawn between these two (onset to offset inclusive).
     min_frames: int = 40
-    max_frames: int = 90
+    max_frames: int = 90  # at most this many (under half a second at fps)
     # Which faces (subject numbers from 1) the clips are drawn on; empty: those of
     # `identities`. The pretraining corpus uses it to keep the built-in dataset's test faces out.
     faces: list[int] = field(default_factory=list)
@@ -168,7 +177,7 @@ class SynthConfig:
     # out). Up to `speech_px` aligned pixels of mouth opening. The built-in dataset has none;
     # the pretraining corpus sets it (pretrain.speech).
     speech_probability: float = 0.0
-    speech_px: float = 2.0
+    speech_px: float = 2.0  # widest mouth opening of that speech, aligned pixels
 
     def validate(self) -> None:
         if any(n < 1 for n in self.faces) or len(set(self.faces)) != len(self.faces):
@@ -214,7 +223,7 @@ class PreprocessConfig:
     size: int = 112
     # Frames per clip after TIM.
     frames: int = 16
-    # Worker processes for the per-clip work (0: as many as the machine has cores).
+    # Worker processes for the per-clip work (0: one per CPU this process may use).
     workers: int = 0
     # The stage fails as a whole when more than this share of clips fail.
     max_failure_fraction: float = 0.2
@@ -248,12 +257,15 @@ class PreprocessConfig:
 class FlowConfig:
     # consecutive: TIM to frames+1 and flow between neighbours; onset: every frame vs. frame 1.
     reference: Literal["consecutive", "onset"] = "consecutive"
+    # OpenCV Farneback's own settings: image scale between pyramid levels, the levels, the
+    # averaging window (pixels), iterations per level, the neighbourhood of the polynomial
+    # expansion and its Gaussian's sigma.
     pyr_scale: float = 0.5
-    levels: int = 3
-    winsize: int = 15
-    iterations: int = 3
-    poly_n: int = 5
-    poly_sigma: float = 1.2
+    levels: int = 3  # pyramid levels
+    winsize: int = 15  # averaging window, pixels
+    iterations: int = 3  # iterations per pyramid level
+    poly_n: int = 5  # neighbourhood of the polynomial expansion, pixels
+    poly_sigma: float = 1.2  # sigma of the Gaussian that weighs it
     # Fixed normalisation bound in pixels: flow is clipped to ±bound and divided by it.
     bound: float = 2.0
     # fixed: displacements as measured. clip: each clip rescaled first so that its

