@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,35 +50,39 @@ CLASSES = ["happiness", "sadness", "surprise"]
 MOTIONS = ("model", "unseen", "posed")
 
 
+def development_stores(args: argparse.Namespace, work: Path) -> tuple[Any, Path, Path, Path]:
+    """The development corpus of `args` (people, motion, intensity) rendered under `work` and
+    read as CASME II: (params for it, its manifest, the rgb and flow stores)."""
+    from attrmer.config import SynthConfig, load_params
+    from attrmer.datasets.prepare import prepare_dataset
+    from attrmer.preprocess.pipeline import build_stores
+    from attrmer.synth.development import build_development_corpus
+
+    params = load_params(args.params)
+    corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people,
+                                      motion=args.motion,
+                                      cfg=SynthConfig(intensity=args.intensity))
+    params = dataclasses.replace(params, data=dataclasses.replace(
+        params.data, name="casme2", root=str(corpus), classes=CLASSES))
+    params.validate()
+    manifest = work / "interim" / "manifest.csv"
+    prepare_dataset(params, manifest.parent)
+    rgb, flow = build_stores(manifest, work, params.preprocess, params.flow, progress=False)
+    return params, manifest, rgb, flow
+
+
 def learn(args: argparse.Namespace) -> dict:
     from attrmer.attributes import run_attributes
     from attrmer.baselines.run import baseline_folds, extract_features, predict_folds
-    from attrmer.config import load_params
-    from attrmer.datasets.prepare import prepare_dataset
     from attrmer.evaluate.metrics import accuracy, uf1
     from attrmer.manifest import read_manifest, usable
-    from attrmer.preprocess.pipeline import build_stores
     from attrmer.pretrain import run_pretraining
-    from attrmer.synth.development import build_development_corpus
     from attrmer.train import TrainingLayout, train_seed
     from attrmer.train.tasks import TrainingInputs
 
-    params = load_params(args.params)
     with tempfile.TemporaryDirectory(prefix="attrmer-real-faces-") as tmp:
         work = Path(tmp)
-        from attrmer.config import SynthConfig
-
-        corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people,
-                                          motion=args.motion,
-                                          cfg=SynthConfig(intensity=args.intensity))
-        params = dataclasses.replace(params, data=dataclasses.replace(
-            params.data, name="casme2", root=str(corpus), classes=CLASSES))
-        params.validate()
-        interim = work / "interim"
-        manifest_path = interim / "manifest.csv"
-        prepare_dataset(params, interim)
-        rgb, flow = build_stores(manifest_path, work, params.preprocess, params.flow,
-                                 progress=False)
+        params, manifest_path, rgb, flow = development_stores(args, work)
         attributes = work / "attributes.csv"
         run_attributes(manifest_path, attributes, params.attributes)
         pretrained = args.pretrained or work / "pretrained"
@@ -175,28 +180,16 @@ def smiles(args: argparse.Namespace) -> dict:
 
 
 def zeroshot(args: argparse.Namespace) -> dict:
-    from attrmer.config import SynthConfig, load_params
-    from attrmer.datasets.prepare import prepare_dataset
     from attrmer.manifest import read_manifest, usable
     from attrmer.modelfile import load_model_dir
-    from attrmer.preprocess.pipeline import build_stores
-    from attrmer.synth.development import build_development_corpus
     from attrmer.train.data import TrainingTable
     from attrmer.train.loop import predict_rows
     from attrmer.train.runtime import Runtime
 
-    params = load_params(args.params)
     result: dict = {"motion": args.motion, "intensity": args.intensity, "models": {}}
     with tempfile.TemporaryDirectory(prefix="attrmer-zeroshot-") as tmp:
         work = Path(tmp)
-        corpus = build_development_corpus(work / "corpus", STILLS, people_count=args.people,
-                                          motion=args.motion,
-                                          cfg=SynthConfig(intensity=args.intensity))
-        params = dataclasses.replace(params, data=dataclasses.replace(
-            params.data, name="casme2", root=str(corpus), classes=CLASSES))
-        prepare_dataset(params, work / "interim")
-        manifest = work / "interim" / "manifest.csv"
-        rgb, flow = build_stores(manifest, work, params.preprocess, params.flow, progress=False)
+        params, manifest, rgb, flow = development_stores(args, work)
         rows = usable(read_manifest(manifest))
         for model in args.model:
             bundle = load_model_dir(model)

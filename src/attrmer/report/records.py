@@ -224,13 +224,12 @@ def _deduplicate(records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
     groups: dict[str, list[ExperimentRecord]] = {}
     for record in records:
         groups.setdefault(_result_key(record), []).append(record)
-    kept: dict[str, ExperimentRecord] = {}
-    for key, group in groups.items():
+    kept: dict[int, ExperimentRecord] = {}  # id of the record kept -> it, with the aliases
+    for group in groups.values():
         keep = min(group, key=lambda r: order[r.kind])  # the first of the best kind
         names = [n for r in group for n in (r.name, *r.aliases) if n != keep.name]
-        kept[key] = dataclasses.replace(keep, aliases=tuple(dict.fromkeys(names)))
-    return [kept[_result_key(r)] for r in records
-            if min(groups[_result_key(r)], key=lambda x: order[x.kind]) is r]
+        kept[id(keep)] = dataclasses.replace(keep, aliases=tuple(dict.fromkeys(names)))
+    return [kept[id(r)] for r in records if id(r) in kept]
 
 
 def _result_key(record: ExperimentRecord) -> str:
