@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -106,11 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    from attrmer.cpus import available_cpus
+    from attrmer.cpus import machine_description
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                  .splitlines() if line.startswith("model name")), platform.processor())
-    results = {"machine": f"{available_cpus()} CPUs available, {model}",
+    results = {"machine": machine_description(),
                "steps": args.steps, "policies": {}}
     for name, setting in SETTINGS.items():
         alone = measure(args.steps, setting, loaded=False)

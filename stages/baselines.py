@@ -2,8 +2,9 @@
 the same split as the method, writing its predictions and a summary beside the method's.
 
 A classic baseline (LBP-TOP, MDMO, FDM, Sparse MDMO: an SVM, its C chosen inside the training
-subjects) runs once, being deterministic; a deep one (ELRCN, NetAB, TLCNN: `baselines/dvc.yaml`)
-trains once per seed of `train.seeds`, its epoch chosen on the validation subjects."""
+subjects) runs once, being deterministic; a deep one (ELRCN, NetAB, TLCNN, and the reference
+points STSTNet and Off-ApexNet: `baselines/dvc.yaml`) trains once per seed of `train.seeds`, its
+epoch chosen on the validation subjects."""
 
 from __future__ import annotations
 

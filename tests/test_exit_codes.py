@@ -1,5 +1,5 @@
 """One exit-code table for every attrmer command: in each command's --help, in `attrmer
---help`, in the README, and what the commands return."""
+--help`, in the README and the getting-started page, and what the commands return."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from attrmer.errors import (
     EXIT_USAGE,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+GETTING_STARTED = REPO / "docs" / "getting-started.md"
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -31,12 +33,19 @@ def test_every_command_prints_the_one_table(command, capsys) -> None:
     assert EXIT_CODES_HELP.strip() in capsys.readouterr().out
 
 
-def test_attrmer_help_and_the_readme_show_it(capsys) -> None:
+def _table(text: str) -> list[str]:
+    """The rows of the exit-code table: those that start with a code."""
+    return [line for line in text.splitlines() if line.split("|")[1:2]
+            and line.split("|")[1].strip().isdigit()]
+
+
+def test_attrmer_help_the_readme_and_the_docs_show_it(capsys) -> None:
     assert main(["--help"]) == EXIT_OK
     assert EXIT_CODES_HELP.strip() in capsys.readouterr().out
     readme = README.read_text()
     for code in (EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED):
         assert f"| {code} |" in readme, code
+    assert _table(readme) == _table(GETTING_STARTED.read_text())
 
 
 def test_each_kind_of_failure_returns_its_code(tmp_path, capsys) -> None:

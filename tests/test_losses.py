@@ -160,3 +160,54 @@ def test_joint_loss_from_config() -> None:
                                              attribute_branch=False))
     assert (loss.alpha, loss.contrastive.tau, loss.contrastive.mask_same_text,
             loss.attribute_branch) == (0.25, 0.1, True, False)
+
+
+# Clips without AU codes ("no action unit coded") leave the attribute losses.
+
+def _batch(seed: int = 0, size: int = 8, dim: int = 6, classes: int = 3):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn(size, classes, generator=generator),
+            torch.randint(0, classes, (size,), generator=generator),
+            torch.randn(size, dim, generator=generator, requires_grad=True),
+            torch.randn(size, classes, generator=generator),
+            torch.randn(size, dim, generator=generator),
+            torch.arange(size))
+
+
+def test_a_mixed_batch_keeps_a_contrastive_gradient() -> None:
+    video, labels, z_m, text, z_a, ids = _batch()
+    coded = torch.tensor([True, False] * 4)
+    terms = JointLoss(0.5)(video, labels, z_m, text, z_a, ids, coded)
+    terms.contrastive.backward()
+    # The coded clips' embeddings are pulled; the uncoded ones take no part in L_θφ.
+    assert z_m.grad[coded].abs().sum() > 1e-3
+    assert torch.all(z_m.grad[~coded] == 0)
+
+
+def test_uncoded_clips_do_not_change_the_attribute_losses() -> None:
+    video, labels, z_m, text, z_a, ids = _batch()
+    coded = torch.tensor([True, True, False, True, False, False, True, True])
+    loss = JointLoss(0.5)
+    terms = loss(video, labels, z_m, text, z_a, ids, coded)
+    # Anything in the uncoded clips' text outputs and embeddings: the same L_φ and L_θφ.
+    other_text, other_z_a, other_z_m = text.clone(), z_a.clone(), z_m.detach().clone()
+    other_text[~coded] = 50.0 * torch.randn(int((~coded).sum()), text.shape[1])
+    other_z_a[~coded] = -z_a[~coded]
+    other_z_m[~coded] = 3.0
+    changed = loss(video, labels, other_z_m, other_text, other_z_a, ids, coded)
+    assert changed.text_ce.item() == pytest.approx(terms.text_ce.item(), rel=1e-6)
+    assert changed.contrastive.item() == pytest.approx(terms.contrastive.item(), rel=1e-6)
+    # They are the losses of the coded clips alone; the video loss still counts every clip.
+    alone = loss(video[coded], labels[coded], z_m[coded], text[coded], z_a[coded], ids[coded])
+    assert terms.text_ce.item() == pytest.approx(alone.text_ce.item(), rel=1e-6)
+    assert terms.contrastive.item() == pytest.approx(alone.contrastive.item(), rel=1e-6)
+    assert terms.video_ce.item() == pytest.approx(F.cross_entropy(video, labels).item())
+
+
+def test_a_batch_without_codes_trains_the_video_network_alone() -> None:
+    video, labels, z_m, text, z_a, ids = _batch()
+    terms = JointLoss(0.25)(video, labels, z_m, text, z_a, ids, torch.zeros(8, dtype=torch.bool))
+    assert terms.text_ce.item() == 0.0 and terms.contrastive.item() == 0.0
+    assert terms.total.item() == pytest.approx(0.75 * F.cross_entropy(video, labels).item())
+    terms.total.backward()
+    assert torch.all(z_m.grad == 0)

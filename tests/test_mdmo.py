@@ -9,6 +9,7 @@ from attrmer.baselines.mdmo import (
     FEATURE_LENGTH,
     HALF_FACE_ROIS,
     ROI_COUNT,
+    atomic_features,
     direction_bins,
     main_directional_vectors,
     mdmo_feature,
@@ -148,6 +149,29 @@ def test_clip_average_is_taken_over_vectors() -> None:
                            subtract_global_motion=False)
     np.testing.assert_allclose(feature[0::2], np.sqrt(2.0), atol=1e-6)
     np.testing.assert_allclose(np.rad2deg(feature[1::2]), 45.0, atol=1e-4)
+
+
+def test_atomic_features_are_each_frames_vectors_before_the_average() -> None:
+    # Frame 1 moves right by 2, frame 2 up by 1: one (ρ, θ) per ROI and frame, ρ divided by the
+    # clip's largest (2): frame 1 is (1, 0°), frame 2 (0.5, 90°). MDMO averages the same
+    # vectors: (1, −0.5) in (u, v).
+    flow = np.zeros((2, 2, SIZE, SIZE))
+    flow[0, 0] = 2.0
+    flow[1, 1] = -1.0
+    frames = atomic_features(flow, FACE_LANDMARKS_112, subtract_global_motion=False)
+    assert frames.shape == (2, FEATURE_LENGTH) and frames.dtype == np.float32
+    np.testing.assert_allclose(frames[:, 0::2], [[1.0] * ROI_COUNT, [0.5] * ROI_COUNT],
+                               atol=1e-6)
+    np.testing.assert_allclose(np.rad2deg(frames[:, 1::2]), [[0.0] * ROI_COUNT, [90.0] * ROI_COUNT],
+                               atol=1e-4)
+    raw = atomic_features(flow, FACE_LANDMARKS_112, normalise_magnitude=False,
+                          subtract_global_motion=False).astype(np.float64)
+    mean_u = (raw[:, 0::2] * np.cos(raw[:, 1::2])).mean(axis=0)
+    mean_v = -(raw[:, 0::2] * np.sin(raw[:, 1::2])).mean(axis=0)
+    feature = mdmo_feature(flow, FACE_LANDMARKS_112, normalise_magnitude=False,
+                           subtract_global_motion=False)
+    np.testing.assert_allclose(feature[0::2], np.hypot(mean_u, mean_v), atol=1e-6)
+    np.testing.assert_allclose(feature[1::2], np.arctan2(-mean_v, mean_u), atol=1e-6)
 
 
 def test_frame_to_frame_flow_is_summed_into_displacement_from_the_onset() -> None:

@@ -54,7 +54,7 @@ def test_full_width_forward_gives_a_128_d_feature() -> None:
 
 
 def test_parameter_count_of_resnet3d_10_at_full_width() -> None:
-    # The figure quoted in the README; a change here means the README is out of date.
+    # The figure quoted in docs/model.md; a change here means that page is out of date.
     assert count_parameters(resnet3d(10, width=64)) == 14_427_456
     assert count_parameters(resnet3d(10, in_channels=2, width=64)) == 14_418_048
 

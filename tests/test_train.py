@@ -193,6 +193,8 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, attribute_branch)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     pd.testing.assert_frame_equal(straight.predictions, resumed.predictions)
+    # The epochs scored before the interruption count for the best epoch on test, too.
+    pd.testing.assert_frame_equal(straight.best_on_test, resumed.best_on_test)
 
     changed = _params(train={"attribute_branch": attribute_branch, "epochs": 3, "lr": 0.02})
     with pytest.raises(CheckpointMismatchError, match="different parameters"):
@@ -279,3 +281,54 @@ def test_ddp_two_cpu_processes_hold_identical_weights(tmp_path):
     rank1 = load_file(tmp_path / "rank1.safetensors")
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     assert any(not torch.equal(rank0[k], before[k]) for k in rank0 if k.endswith("weight"))
+
+
+def test_best_epoch_on_test_is_written_beside_the_honest_predictions(tmp_path):
+    from attrmer.evaluate.summary import evaluate_seeds
+
+    paths = make_project(tmp_path)
+    params = _params(train={"epochs": 4, "seeds": [0]})
+    honest = train_seed(params, 0, paths, progress=False)
+    metrics_dir = paths.seed(0).metrics_dir
+    predictions = pd.read_csv(metrics_dir / "seed_0_predictions.csv")
+    inflated = pd.read_csv(metrics_dir / "seed_0_best_epoch_on_test.csv")
+    assert list(inflated.columns) == list(predictions.columns)
+    assert list(inflated["key"]) == list(predictions["key"])
+    # The epoch best on the test side scores at least what the honestly chosen one does.
+    assert (inflated["y_true"] == inflated["y_pred"]).mean() >= honest["accuracy"]
+    summary = evaluate_seeds(params, metrics_dir, tmp_path / "summary.json")
+    assert summary["best_epoch_on_test"]["accuracy"]["mean"] >= summary["accuracy"]["mean"]
+    assert set(summary["best_epoch_on_test"]) == {"accuracy", "uf1", "uar"}
+
+
+def test_a_run_without_au_codes_says_the_attribute_branch_did_not_train(tmp_path, caplog):
+    from attrmer.attributes import NO_AU_SENTENCE
+    from attrmer.evaluate.summary import evaluate_seeds
+
+    paths = make_project(tmp_path)
+    attributes = pd.read_csv(paths.inputs.attributes)
+    attributes.assign(sentence=NO_AU_SENTENCE, text_id=0).to_csv(paths.inputs.attributes,
+                                                                  index=False)
+    params = _params(train={"epochs": 1, "seeds": [0], "attribute_branch": True})
+    with caplog.at_level("WARNING"):
+        metrics = train_seed(params, 0, paths, progress=False)
+    assert "the attribute branch does not train" in caplog.text
+    assert metrics["n_train_with_au_codes"] == 0
+    summary = evaluate_seeds(params, paths.seed(0).metrics_dir, tmp_path / "summary.json")
+    assert summary["attribute_branch"] == {"clips_with_au_codes": 0.0,
+                                           "training_clips": metrics["n_train"]}
+
+
+def test_a_partly_coded_run_counts_the_clips_that_trained_the_attribute_branch(tmp_path):
+    from attrmer.attributes import NO_AU_SENTENCE
+
+    paths = make_project(tmp_path)
+    attributes = pd.read_csv(paths.inputs.attributes)
+    uncoded = attributes["key"].str.endswith("clip0")  # one clip of every subject
+    attributes.loc[uncoded, "sentence"] = NO_AU_SENTENCE
+    attributes.loc[uncoded, "text_id"] = 3
+    attributes.to_csv(paths.inputs.attributes, index=False)
+    params = _params(train={"epochs": 1, "seeds": [0], "attribute_branch": True})
+    metrics = train_seed(params, 0, paths, progress=False)
+    # 4 training subjects of 3 clips, one of each uncoded.
+    assert metrics["n_train"] == 12 and metrics["n_train_with_au_codes"] == 8

@@ -13,8 +13,10 @@ Not for choosing how many trainings run side by side (attrmer.train.executors).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import platform
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -119,3 +121,14 @@ def size_thread_pools(count: int | None = None) -> int:
         torch.set_num_threads(count)
     cv2.setNumThreads(count)
     return count
+
+
+def machine_description() -> str:
+    """"<n> CPUs available, <model name>": what a benchmark's figures were measured on."""
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        model = next((line.split(":", 1)[1].strip()
+                      for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), model)
+    return f"{available_cpus()} CPUs available, {model}"
+

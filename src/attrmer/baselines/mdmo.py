@@ -4,8 +4,9 @@ For every frame of a clip's optical flow and every region of interest (ROI), the
 are sorted into 8 direction bins; the bin holding the most vectors is the main direction, and
 the mean of the vectors in it is that frame's main directional mean vector. Averaging those
 vectors over the clip gives one (ρ, θ) per ROI, and the 36 ROIs give the 72-dimensional feature
-(ρ_1, θ_1, ρ_2, θ_2, …, ρ_36, θ_36). This module computes the ROIs and the feature; the
-classifier on top lives in `attrmer.baselines.run`.
+(ρ_1, θ_1, ρ_2, θ_2, …, ρ_36, θ_36). This module computes the ROIs and the feature, and the
+per-frame vectors before the average (`atomic_features`, which Sparse MDMO codes instead:
+`attrmer.baselines.sparse_mdmo`); the classifiers on top live in `attrmer.baselines.run`.
 
 Choices, where the paper leaves room or works on other inputs:
 
@@ -212,19 +213,19 @@ def main_directional_vectors(
     return main, vectors
 
 
-def mdmo_feature(
+def main_directional_flow(
     flow: np.ndarray,
     landmarks: np.ndarray,
     *,
     reference: Literal["onset", "consecutive"] = "onset",
-    normalise_magnitude: bool = True,
     subtract_global_motion: bool = True,
 ) -> np.ndarray:
-    """The 72-d MDMO feature (ρ_1, θ_1, …, ρ_36, θ_36) of one clip's flow (2, T, H, W).
+    """(36, T, 2) float64: each frame's main directional mean vector (u, v) per ROI, the
+    frame's flow measured from the first frame (the per-frame step that MDMO averages).
 
-    `reference` says what the flow fields are measured against: "onset" (field t is the motion
-    from the first frame) or "consecutive" (field t is the motion from the previous frame; they
-    are summed over time first).
+    `reference` says what the flow fields (2, T, H, W) are measured against: "onset" (field t
+    is the motion from the first frame) or "consecutive" (field t is the motion from the
+    previous frame; they are summed over time first).
     """
     flow = np.asarray(flow, dtype=np.float64)
     if flow.ndim != 4 or flow.shape[0] != 2:
@@ -240,9 +241,50 @@ def mdmo_feature(
             drift = np.median(flow[:, :, face], axis=2)  # (2, T)
             flow = flow - drift[:, :, None, None]
     _, vectors = main_directional_vectors(flow, masks)
+    return vectors
+
+
+def mdmo_feature(
+    flow: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    reference: Literal["onset", "consecutive"] = "onset",
+    normalise_magnitude: bool = True,
+    subtract_global_motion: bool = True,
+) -> np.ndarray:
+    """The 72-d MDMO feature (ρ_1, θ_1, …, ρ_36, θ_36) of one clip's flow (2, T, H, W): the
+    clip average of `main_directional_flow` (see there for `reference`)."""
+    vectors = main_directional_flow(flow, landmarks, reference=reference,
+                                    subtract_global_motion=subtract_global_motion)
     mean = vectors.mean(axis=1)  # (R, 2): average over frames as vectors
-    rho = np.hypot(mean[:, 0], mean[:, 1])
-    theta = np.arctan2(-mean[:, 1], mean[:, 0])
+    return _polar(mean, normalise_magnitude=normalise_magnitude).ravel()
+
+
+def atomic_features(
+    flow: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    reference: Literal["onset", "consecutive"] = "onset",
+    normalise_magnitude: bool = True,
+    subtract_global_motion: bool = True,
+) -> np.ndarray:
+    """(T, 72) float32: every frame's own MDMO vector (ρ_1, θ_1, …, ρ_36, θ_36), the "atomic
+    optical-flow features" that MDMO averages (what Sparse MDMO codes instead).
+
+    Normalised as the clip feature is, but over the whole clip: each ρ is divided by the
+    largest ρ of any ROI in any frame, so that the frames keep their relative strength.
+    """
+    vectors = main_directional_flow(flow, landmarks, reference=reference,
+                                    subtract_global_motion=subtract_global_motion)
+    per_frame = _polar(vectors.transpose(1, 0, 2), normalise_magnitude=normalise_magnitude)
+    return per_frame.reshape(vectors.shape[1], FEATURE_LENGTH)
+
+
+def _polar(vectors: np.ndarray, *, normalise_magnitude: bool) -> np.ndarray:
+    """(..., R, 2) vectors (u, v) -> (..., R, 2) float32 (ρ, θ), θ = atan2(−v, u) in (−π, π];
+    with `normalise_magnitude`, ρ over the largest ρ of them all (no motion: ρ stays 0)."""
+    rho = np.hypot(vectors[..., 0], vectors[..., 1])
+    theta = np.arctan2(-vectors[..., 1], vectors[..., 0])
     if normalise_magnitude and rho.max() > 0:
         rho = rho / rho.max()
-    return np.stack([rho, theta], axis=1).astype(np.float32).ravel()
+    return np.stack([rho, theta], axis=-1).astype(np.float32)

@@ -27,11 +27,12 @@ The classifiers:
   strengths and drops the clip's overall motion amplitude, which varies with the subject
   more than with the emotion (MDMO's per-clip ρ normalisation does the same); it also makes
   C mean the same whatever the grid.
-* Sparse MDMO: the MDMO feature in its vector form as above, then its sparse code over a
-  dictionary learnt by graph-regularised sparse coding (`attrmer.baselines.sparse_mdmo`), then
-  a linear `SVC`. The coder is a step of the classifier's pipeline, so the dictionary is
-  learnt on each fold's training side only, and again on each inner training split while C
-  is chosen.
+* Sparse MDMO: every frame's MDMO vector (`baselines.sparse_mdmo.frames` of them, evenly
+  spaced) in the vector form above, coded by graph-regularised sparse coding on a graph of
+  each clip's frames built with Liu, Li & Lai's sparsity-based distance, the codes of a clip
+  pooled into one feature (`attrmer.baselines.sparse_mdmo`), then a linear `SVC`. The coder
+  is a step of the classifier's pipeline, so the dictionary is learnt on each fold's training
+  side only, and again on each inner training split while C is chosen.
 
 C: `baselines.<name>.svm_c` is one value or a grid; from a grid, each fold picks the C with
 the best mean UF1 in a subject-wise cross-validation inside its own training subjects (grouped
@@ -66,8 +67,13 @@ from tqdm import tqdm
 from attrmer.baselines.fdm import fdm_feature_length, fdm_from_config
 from attrmer.baselines.lbptop import feature_length, lbp_top_from_config
 from attrmer.baselines.mdmo import FEATURE_LENGTH as MDMO_LENGTH
-from attrmer.baselines.mdmo import mdmo_feature
-from attrmer.baselines.shared import BaselineSetupError, flow_reference, prediction_rows
+from attrmer.baselines.mdmo import atomic_features, mdmo_feature
+from attrmer.baselines.shared import (
+    BaselineSetupError,
+    flow_reference,
+    frame_indices,
+    prediction_rows,
+)
 from attrmer.baselines.sparse_mdmo import GraphSparseCoder
 from attrmer.config import Params
 from attrmer.evaluate.summary import summarize_runs
@@ -111,6 +117,21 @@ def _mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.n
             rows.append(mdmo_feature(store.read(i), landmarks[i], reference=reference))
         except ValueError as exc:
             raise BaselineSetupError(f"{store.path}: clip {store.keys[i]!r}: {exc}") from None
+    return np.stack(rows)
+
+
+def _sparse_mdmo_features(store: ClipStore, indexes: list[int], params: Params) -> np.ndarray:
+    """Each clip's atomic MDMO vectors, `frames` of them laid end to end (frame-major)."""
+    landmarks = store.meta_array("landmarks")
+    reference = flow_reference(store, params)
+    frames = params.baselines.sparse_mdmo.frames
+    rows = []
+    for i in tqdm(indexes, desc="MDMO per frame", unit="clip", file=sys.stderr):
+        try:
+            per_frame = atomic_features(store.read(i), landmarks[i], reference=reference)
+        except ValueError as exc:
+            raise BaselineSetupError(f"{store.path}: clip {store.keys[i]!r}: {exc}") from None
+        rows.append(per_frame[frame_indices(len(per_frame), frames)].ravel())
     return np.stack(rows)
 
 
@@ -163,9 +184,12 @@ def _sparse_mdmo_classifier(params: Params, c: float) -> Pipeline:
     return make_pipeline(
         FunctionTransformer(_polar_to_cartesian),
         GraphSparseCoder(
-            atoms=config.atoms, sparsity=config.sparsity, graph_weight=config.graph_weight,
-            neighbours=config.neighbours, iterations=config.iterations,
-            code_iterations=config.code_iterations, seed=config.seed,
+            frame_length=MDMO_LENGTH, atoms=config.atoms, sparsity=config.sparsity,
+            graph_weight=config.graph_weight, neighbours=config.neighbours,
+            similarity_penalty=config.similarity_penalty,
+            max_pooling_weight=config.max_pooling_weight, iterations=config.iterations,
+            code_iterations=config.code_iterations,
+            transform_iterations=config.transform_iterations, seed=config.seed,
         ),
         SVC(C=c, kernel="linear", break_ties=True),
     )
@@ -196,8 +220,8 @@ BASELINES: dict[str, Baseline] = {
     ),
     "sparse_mdmo": Baseline(
         store="flow",
-        feature_length=lambda p: MDMO_LENGTH,
-        features=_mdmo_features,  # the MDMO feature itself; the coding is the classifier's
+        feature_length=lambda p: p.baselines.sparse_mdmo.frames * MDMO_LENGTH,
+        features=_sparse_mdmo_features,  # per-frame MDMO; the coding is the classifier's
         classifier=_sparse_mdmo_classifier,
         svm_c=lambda p: p.baselines.sparse_mdmo.svm_c,
     ),

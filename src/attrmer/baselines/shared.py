@@ -1,6 +1,6 @@
 """What every baseline runner shares, classic or deep: its error, what a flow store's fields
-are measured against, and the predictions-CSV rows of one fold (the layout training writes).
-Not a baseline of its own."""
+are measured against, picking evenly spaced frames, and the predictions-CSV rows of one fold
+(the layout training writes). Not a baseline of its own."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ def flow_reference(store: ClipStore, params: Params) -> str:
     # flow.reference is what it was written with when the store does not record it.
     written_with = store.attrs.get("params", {}).get("flow", {})
     return written_with.get("reference", params.flow.reference)
+
+
+def frame_indices(available: int, wanted: int) -> np.ndarray:
+    """`wanted` evenly spaced indices into `available` frames, first and last included
+    (repeated frames when fewer are available than wanted)."""
+    if available < 1 or wanted < 1:
+        raise ValueError(f"cannot pick {wanted} of {available} frames")
+    return np.rint(np.linspace(0, available - 1, wanted)).astype(np.int64)
 
 
 def prediction_rows(test: pd.DataFrame, fold: str, y_pred: np.ndarray,

@@ -17,7 +17,9 @@ from attrmer.config.baselines import (
     LbpTopConfig,
     MdmoConfig,
     NetabConfig,
+    OffApexNetConfig,
     SparseMdmoConfig,
+    StstnetConfig,
     TlcnnConfig,
 )
 from attrmer.config.data import (
@@ -63,6 +65,7 @@ __all__ = [
     "MdmoConfig",
     "ModelConfig",
     "NetabConfig",
+    "OffApexNetConfig",
     "Params",
     "PreprocessConfig",
     "PretrainConfig",
@@ -71,6 +74,7 @@ __all__ = [
     "SplitConfig",
     "SpotConfig",
     "SpotCorpusConfig",
+    "StstnetConfig",
     "SynthConfig",
     "TlcnnConfig",
     "TrainConfig",

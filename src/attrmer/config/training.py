@@ -145,9 +145,9 @@ class TrainConfig:
     # training before train.min_steps: the minimum sets the length planned, not a floor
     # under validation.
     patience: int = 0
-    # Debugging only: score the test subjects after every epoch, logged as
-    # "test_accuracy_not_for_selection". Nothing reads it; off, the test side is predicted
-    # once, after training.
+    # Debugging only: log the test subjects' accuracy after every epoch as the curve
+    # "test_accuracy_not_for_selection". Nothing reads it. (Every epoch's test predictions
+    # are kept either way, for the figure "best epoch on test" alone, never chosen on.)
     test_curve: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # Where the video network starts: "scratch" (random weights), "pretrained" (the

@@ -7,6 +7,12 @@ Equations (3)–(5) of the paper: with d(v, t) = exp(cos(z_m(v), z_a(t)) / τ),
 and the total L = (1 − α)(L_θ + L_φ) + α·L_θφ, where L_θ and L_φ are the video and text
 classifiers' cross-entropies. The negatives of a clip are the other texts in the batch (one
 direction, video → text, as in the paper). Each loss is a module of its own; no model code here.
+
+Clips without AU codes (all of SMIC, for one) carry the one sentence "no action unit coded":
+it says nothing of the clip, and a batch of such clips only would make L_θφ the constant
+log B and teach the text classifier the class prior. `JointLoss` therefore takes a per-clip
+`coded` mask: the uncoded clips leave L_φ and L_θφ (neither anchor nor negative), which are
+means over the coded clips alone, and still count in L_θ.
 """
 
 from __future__ import annotations
@@ -109,13 +115,28 @@ class JointLoss(nn.Module):
         text_logits: Tensor | None = None,
         z_a: Tensor | None = None,
         text_ids: Tensor | None = None,
+        coded: Tensor | None = None,
     ) -> LossTerms:
+        """`coded` (B,) bool: which clips have AU codes (default: all). The others enter the
+        video cross-entropy only; with none coded, L_φ and L_θφ are zero."""
         video_ce = F.cross_entropy(video_logits.float(), labels)
         zero = video_ce.new_zeros(())
         if not self.attribute_branch:
             return LossTerms(video_ce, video_ce, zero, zero)
         if text_logits is None or z_a is None:
             raise ValueError("the attribute branch is on: text_logits and z_a are required")
+        if coded is not None and not bool(coded.all()):
+            if coded.shape != labels.shape:
+                raise ValueError(f"coded: expected shape {tuple(labels.shape)}, got "
+                                 f"{tuple(coded.shape)}")
+            if not bool(coded.any()):
+                # Zero terms still tied to the graph, so every process of a distributed run
+                # sees the text model's parameters take part in the step.
+                unused = 0.0 * (text_logits.sum() + z_a.sum() + z_m.sum())
+                return LossTerms((1.0 - self.alpha) * video_ce + unused, video_ce, zero, zero)
+            labels, z_m = labels[coded], z_m[coded]
+            text_logits, z_a = text_logits[coded], z_a[coded]
+            text_ids = None if text_ids is None else text_ids[coded]
         text_ce = F.cross_entropy(text_logits.float(), labels)
         contrastive = self.contrastive(z_m, z_a, text_ids)
         total = (1.0 - self.alpha) * (video_ce + text_ce) + self.alpha * contrastive

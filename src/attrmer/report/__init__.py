@@ -134,7 +134,13 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--compare", nargs=2, metavar=("FIRST", "SECOND"),
                         help="print the paired difference FIRST - SECOND of two experiments "
                              "(names or revisions) over their common seeds, and write nothing")
+    parser.add_argument("--pages", type=Path, metavar="DIR",
+                        help="write the documentation's results pages (docs/results) from the "
+                             "metrics files, bench/results and dvc.lock under --repo, and "
+                             "nothing else; no experiments are read")
     args = parser.parse_args(argv)
+    if args.pages is not None:
+        return _write_pages(args.repo, args.pages, force=args.force)
     try:
         if args.exp_json is not None:
             try:
@@ -163,3 +169,19 @@ def cli(argv: list[str]) -> int:
         return EXIT_OUTPUT
     print(f"attrmer report: {len(records)} experiment(s) -> {tables}")
     return EXIT_OK
+
+
+def _write_pages(root: Path, out: Path, *, force: bool) -> int:
+    from attrmer.report.pages import write_pages
+
+    try:
+        pages = write_pages(root, out, force=force)
+    except FolderNotOwnedError as exc:
+        print(f"attrmer report: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except (OSError, ValueError) as exc:  # an unreadable or malformed metrics file
+        print(f"attrmer report: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"attrmer report: {len(pages)} results pages -> {out}")
+    return EXIT_OK
+

@@ -30,7 +30,7 @@ class CheckpointMismatchError(AttrmerError, RuntimeError):
 # modules that only schedule trainings or write their outputs): a checkpoint or a finished
 # fold kept from before a change to any of it is never taken up after it.
 _RESULT_CODE = ("train", "model", "config", "evaluate/calibration.py", "preprocess/store.py",
-                "modelfile.py", "resources.py", "manifest.py")
+                "modelfile.py", "resources.py", "manifest.py", "attributes.py")
 _NOT_RESULT_CODE = ("train/run.py", "train/executors.py", "train/outputs.py",
                     "train/tasks.py")
 
@@ -66,6 +66,9 @@ class Checkpoint:
     # Every scored epoch's validation probabilities ({epoch: rows x classes}), from which the
     # temperature's cross-fitted predictions are taken (attrmer.train.selection).
     validation: dict[str, list[list[float]]] = field(default_factory=dict)
+    # Every epoch's test probabilities, likewise: only for the figure "best epoch on test",
+    # reported beside the honest one and never read by a choice (attrmer.train.selection).
+    test: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -129,6 +132,7 @@ def save_checkpoint(
         "history": checkpoint.history,
         "best": checkpoint.best,
         "validation": checkpoint.validation,
+        "test": checkpoint.test,
         "optimizer": optim_meta,
     }
     # Tensors first, then the JSON that makes the checkpoint count: a kill in between leaves
@@ -168,4 +172,4 @@ def load_checkpoint(
     generator.set_state(tensors["rng.loader"])
     best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
     return (Checkpoint(meta["epoch"], meta["history"], meta["best"],
-                       meta.get("validation", {})), best_state)
+                       meta.get("validation", {}), meta.get("test", {})), best_state)

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from attrmer.attributes import NO_AU_SENTENCE, has_au_codes
 from attrmer.config import Params, TrainConfig
 from attrmer.evaluate.calibration import (
     negative_log_likelihood,
@@ -47,7 +48,7 @@ from attrmer.train.data import (
 )
 from attrmer.train.distributed import DistributedContext
 from attrmer.train.runtime import Runtime, runtime_arithmetic
-from attrmer.train.selection import cross_fitted_validation, improves
+from attrmer.train.selection import best_epoch_on_test, cross_fitted_validation, improves
 from attrmer.train.warm_start import source_fingerprint, warm_start
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class FoldResult:
     # The validation side as predicted at epochs chosen without each clip (cross-fitted,
     # attrmer.train.selection): what the temperature is fitted on.
     calibration: pd.DataFrame | None = None
+    # The test side at the epoch that scores best on it: the inflated figure many papers
+    # report, written beside the honest one and read by nothing that chooses.
+    best_on_test: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class _Training:
     sampler: DistributedSampler | None
     tokens: dict[str, torch.Tensor] | None
     mirror: torch.Tensor  # text id -> text id of the mirrored sentence
+    coded: torch.Tensor  # text id -> whether its sentence codes an AU (the branch learns)
     generator: torch.Generator
     cache: ClipCache
     epochs: int  # train.epochs, raised to reach train.min_steps
@@ -174,6 +179,10 @@ def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: in
     if runtime.channels_last:
         model.video.to(memory_format=torch.channels_last_3d)
     sentences, mirror = mirrored_texts(table.sentences)
+    if attributes is not None and not coded_clips(fold.train):
+        log.warning("%s: no training clip has AU codes (every sentence is %r): the attribute "
+                    "branch does not train; this run is the video network's cross-entropy at "
+                    "(1 - alpha) of its rate", fold.name, NO_AU_SENTENCE)
     tokens = None
     if attributes is not None:
         tokens = {k: v.to(runtime.device) for k, v in attributes.tokenize(sentences).items()}
@@ -186,8 +195,8 @@ def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: in
     optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
     generator = torch.Generator().manual_seed(seed)
-    # Clips scored every epoch (validation, and the test side with train.test_curve) are
-    # inflated once and kept, instead of once per epoch.
+    # Clips scored every epoch (validation, and the test side for the figure "best epoch on
+    # test") are inflated once and kept, instead of once per epoch.
     cache: ClipCache = {}
     # The training side is read once, into network inputs; only scoring keeps raw clips.
     train_set = NetworkInputs(ClipPairDataset(fold.train, table.rgb_path, table.flow_path),
@@ -205,9 +214,18 @@ def build_training(params: Params, table: TrainingTable, fold: Fold, *, seed: in
         drop_last=len(train_set) > per_rank_batch and len(train_set) % per_rank_batch == 1,
     )
     training = _Training(model, dist.wrap(model), JointLoss.from_config(cfg), optimizer,
-                         loader, sampler, tokens, torch.tensor(mirror), generator, cache, 0)
+                         loader, sampler, tokens, torch.tensor(mirror),
+                         torch.tensor([has_au_codes(text) for text in sentences]), generator,
+                         cache, 0)
     training.epochs = planned_epochs(cfg, training.steps_per_epoch)
     return training
+
+
+def coded_clips(rows: pd.DataFrame) -> int:
+    """How many of `rows` have AU codes, i.e. train the attribute branch."""
+    if "sentence" not in rows.columns:
+        return 0
+    return int(sum(has_au_codes(str(text)) for text in rows["sentence"]))
 
 
 def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
@@ -237,7 +255,8 @@ def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
             video_logits, z_m, text_logits, z_a = t.trained(rgb, flow, **extra)
         terms = t.loss_fn(video_logits.float(), labels, z_m.float(),
                           None if text_logits is None else text_logits.float(),
-                          None if z_a is None else z_a.float(), text_ids)
+                          None if z_a is None else z_a.float(), text_ids,
+                          t.coded.to(text_ids.device)[text_ids])
         t.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         t.optimizer.step()
@@ -254,10 +273,13 @@ def train_epoch(t: _Training, params: Params, runtime: Runtime, epoch: int, *,
 
 
 def score_epoch(t: _Training, params: Params, table: TrainingTable, fold: Fold,
-                runtime: Runtime) -> tuple[dict[str, float], np.ndarray | None]:
-    """Validation accuracy and loss (what selects the model), and the validation
-    probabilities (None without validation subjects); the test side only when
-    `train.test_curve` asks, under a name that says it selects nothing."""
+                runtime: Runtime) -> tuple[dict[str, float], np.ndarray | None,
+                                           np.ndarray | None]:
+    """Validation accuracy and loss (what selects the model), the validation probabilities
+    (None without validation subjects), and the test probabilities (None without a test side,
+    as in pretraining), kept only for the figure "best epoch on test" reported beside the
+    honest one; the test accuracy enters the record only when `train.test_curve` asks, under
+    a name that says it selects nothing."""
     record: dict[str, float] = {}
     probabilities = None
     if not fold.val.empty:
@@ -265,10 +287,13 @@ def score_epoch(t: _Training, params: Params, table: TrainingTable, fold: Fold,
         record["val_accuracy"] = prediction_accuracy(val)
         record["val_loss"] = _nll(val, table.classes)
         probabilities = val[[f"prob_{c}" for c in table.classes]].to_numpy(np.float32)
-    if params.train.test_curve:
+    tested = None
+    if not fold.test.empty:
         test = predict_rows(t.model.video, table, fold.test, params, runtime, cache=t.cache)
-        record["test_accuracy_not_for_selection"] = prediction_accuracy(test)
-    return record, probabilities
+        tested = test[[f"prob_{c}" for c in table.classes]].to_numpy(np.float32)
+        if params.train.test_curve:
+            record["test_accuracy_not_for_selection"] = prediction_accuracy(test)
+    return record, probabilities, tested
 
 
 def fit_fold(
@@ -354,10 +379,12 @@ def _run_epoch(t: _Training, run: _FoldRun, params: Params, table: TrainingTable
     record = train_epoch(t, params, runtime, epoch, progress=progress and dist.is_main,
                          description=f"{fold.name} epoch {epoch}/{t.epochs}")
     if dist.is_main:
-        scores, probabilities = score_epoch(t, params, table, fold, runtime)
+        scores, probabilities, tested = score_epoch(t, params, table, fold, runtime)
         record |= scores
         if probabilities is not None:
             run.state.validation[str(epoch)] = probabilities.tolist()
+        if tested is not None:
+            run.state.test[str(epoch)] = tested.tolist()
         # Wall time of the epoch (training and scoring), for the log and the history; the
         # curves leave it out, so that the stage's outputs stay the same from run to run.
         record["seconds"] = round(time.monotonic() - started, 3)
@@ -387,17 +414,22 @@ def _finish(t: _Training, run: _FoldRun, params: Params, table: TrainingTable, f
                                    cache=t.cache)
         validation = predict_rows(t.model.video, table, fold.val, params, runtime,
                                   cache=t.cache)
-    calibration = pd.DataFrame()
+    calibration, best_on_test = pd.DataFrame(), pd.DataFrame()
     if dist.is_main and not fold.val.empty and run.state.validation:
         scored = {int(e): np.asarray(p, np.float32) for e, p in run.state.validation.items()}
         probabilities, _ = cross_fitted_validation(fold.val, scored)
         calibration = prediction_frame(fold.val, probabilities, table.classes)
-    for frame in (predictions, validation, calibration):
+    if dist.is_main and run.state.test:
+        tested = {int(e): np.asarray(p, np.float32) for e, p in run.state.test.items()}
+        epoch = best_epoch_on_test(tested, fold.test["label"].to_numpy(np.int64))
+        best_on_test = prediction_frame(fold.test, tested[epoch], table.classes)
+    for frame in (predictions, validation, calibration, best_on_test):
         if not frame.empty:
             frame.insert(2, "fold", fold.name)
     return FoldResult(predictions, t.model.video, selected, run.state.history,
                       n_train=len(fold.train), n_val=len(fold.val), epochs=run.state.epoch,
-                      validation=validation, calibration=calibration)
+                      validation=validation, calibration=calibration,
+                      best_on_test=best_on_test)
 
 
 def fold_settings_hash(params: Params, table: TrainingTable, fold: Fold, *, seed: int,

@@ -22,13 +22,14 @@ from attrmer.evaluate.calibration import (
     fit_temperature,
     negative_log_likelihood,
 )
+from attrmer.evaluate.summary import BEST_ON_TEST_SUFFIX
 from attrmer.io import atomic_path, write_json
 from attrmer.model import VideoNet
 from attrmer.model.inputs import motion_levels
 from attrmer.modelfile import save_model_dir
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.data import Fold, TrainingTable
-from attrmer.train.loop import prediction_accuracy
+from attrmer.train.loop import coded_clips, prediction_accuracy
 from attrmer.train.tasks import FoldOutcome
 
 
@@ -38,7 +39,7 @@ class SeedPaths:
 
     model_dir: Path
     # seed_<s>.json, seed_<s>_predictions.csv, seed_<s>_validation.csv,
-    # seed_<s>_calibration.csv
+    # seed_<s>_calibration.csv, seed_<s>_best_epoch_on_test.csv
     metrics_dir: Path
 
 
@@ -73,6 +74,11 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
         "selection": "validation" if any(f["n_val"] for f in folds.values()) else "last epoch",
         "folds": folds,
     }
+    if params.train.attribute_branch:
+        # Clips without AU codes leave the attribute losses (attrmer.model.losses): how many
+        # training clips the branch learnt from, mean over the folds.
+        metrics["n_train_with_au_codes"] = float(np.mean([coded_clips(fold.train)
+                                                          for fold in table.folds]))
     final, final_fold = outcomes[-1], table.folds[-1]
     calibration = fit_calibration(final.calibration, table.classes)
     metrics["temperature"] = calibration["temperature"]
@@ -100,6 +106,15 @@ def write_seed_outputs(params: Params, table: TrainingTable, seed: int,
     fitted_on = final.calibration if not final.calibration.empty else predictions.iloc[0:0]
     with atomic_path(paths.metrics_dir / f"seed_{seed}_calibration.csv") as tmp:
         fitted_on.to_csv(tmp, index=False, float_format="%.6f")
+    # The figure many papers report, each fold's test side at the epoch best on it: beside
+    # the honest one in the summary; nothing reads it to choose.
+    on_test_path = paths.metrics_dir / f"seed_{seed}{BEST_ON_TEST_SUFFIX}"
+    if all(not o.best_on_test.empty for o in outcomes):
+        with atomic_path(on_test_path) as tmp:
+            pd.concat([o.best_on_test for o in outcomes], ignore_index=True).to_csv(
+                tmp, index=False, float_format="%.6f")
+    else:  # a fold without a scored epoch: no figure rather than a partial one
+        on_test_path.unlink(missing_ok=True)
     write_json(paths.metrics_dir / f"seed_{seed}.json", metrics)
     return metrics
 

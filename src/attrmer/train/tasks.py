@@ -81,6 +81,8 @@ class FoldOutcome:
     state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     # The validation side at epochs chosen without each clip: what calibration is fitted on.
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The test side at the epoch that scores best on it (reported beside, never chosen on).
+    best_on_test: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def of(cls, result: FoldResult, *, keep_model: bool) -> FoldOutcome:
@@ -90,8 +92,11 @@ class FoldOutcome:
                      for k, v in result.model.state_dict().items()}
         validation = result.validation if result.validation is not None else pd.DataFrame()
         calibration = result.calibration if result.calibration is not None else pd.DataFrame()
+        best_on_test = (result.best_on_test if result.best_on_test is not None
+                        else pd.DataFrame())
         return cls(result.predictions, validation, result.history, result.selected_epoch,
-                   result.n_train, result.n_val, result.epochs, state, calibration)
+                   result.n_train, result.n_val, result.epochs, state, calibration,
+                   best_on_test)
 
 
 def load_table(params: Params, inputs: TrainingInputs) -> TrainingTable:
@@ -135,7 +140,7 @@ def remove_checkpoint(path: Path | None) -> None:
 
 
 # The prediction tables of a finished fold, as FoldOutcome names them.
-SIDES = ("predictions", "validation", "calibration")
+SIDES = ("predictions", "validation", "calibration", "best_on_test")
 
 
 class FinishedFolds:
@@ -211,7 +216,7 @@ class FinishedFolds:
         return FoldOutcome(frames["predictions"], frames["validation"], meta["history"],
                            meta["selected_epoch"], meta["n_train"], meta["n_val"],
                            meta["epochs"], state if task.keep_model else None,
-                           frames["calibration"])
+                           frames["calibration"], frames["best_on_test"])
 
     def remove(self, task: TrainingTask) -> None:
         stem = self._stem(task)

@@ -1,7 +1,8 @@
 """What the deep baselines share, so that they differ in what their papers change and not in
 the plumbing: picking evenly spaced frames, resizing and standardising maps, flow as
-displacement from the onset, the shape checks of a stored clip, and the small frame CNN that
-stands in for the papers' image-sized ones. Not a method of its own.
+displacement from the onset (of the whole clip or of its apex frame), optical strain, the
+shape checks of a stored clip, and the small frame CNN that stands in for the papers'
+image-sized ones. Not a method of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from torch import Tensor, nn
 # The smallest standard deviation a clip is divided by (grey levels in [0, 1]): a flat clip
 # stays near zero instead of having its noise blown up.
 _MIN_STD = 1.0 / 255.0
+# Divides the optical strain so that a micro-expression's strain is of unit order (a 1 px
+# displacement over a 5–10 px facial feature is a strain of 0.1–0.2).
+STRAIN_SCALE = 0.1
 
 
 def frame_indices(available: int, wanted: int) -> np.ndarray:
@@ -50,6 +54,30 @@ def onset_referenced(flow: np.ndarray, reference: Literal["onset", "consecutive"
     if reference == "consecutive":
         return np.cumsum(np.asarray(flow, dtype=np.float32), axis=1)
     raise ValueError(f"reference: {reference!r} is not 'onset' or 'consecutive'")
+
+
+def apex_displacement(flow: np.ndarray, apex: int,
+                      reference: Literal["onset", "consecutive"]) -> np.ndarray:
+    """(2, T, H, W) flow -> (2, H, W) float32: the displacement from the onset at stored frame
+    `apex` (the onset→apex flow of the apex-frame methods)."""
+    if not 0 <= apex < flow.shape[1]:
+        raise ValueError(f"apex frame {apex} is not one of the clip's {flow.shape[1]}")
+    return onset_referenced(flow, reference)[:, apex]
+
+
+def optical_strain(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(..., H, W) strain magnitude sqrt(ε_xx² + ε_yy² + 2 ε_xy²) of the flow (u, v), float32.
+
+    ε_xx = ∂u/∂x, ε_yy = ∂v/∂y, ε_xy = ½ (∂u/∂y + ∂v/∂x) (Shreve et al.): x is the last axis
+    (columns), y the one before (rows); central differences inside, one-sided differences on
+    the border (`np.gradient`), unit spacing (pixels).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    du_dy, du_dx = np.gradient(u, axis=(-2, -1))
+    dv_dy, dv_dx = np.gradient(v, axis=(-2, -1))
+    shear = 0.5 * (du_dy + dv_dx)
+    return np.sqrt(du_dx**2 + dv_dy**2 + 2.0 * shear**2).astype(np.float32)
 
 
 def check_clip(rgb: np.ndarray, flow: np.ndarray | None = None) -> None:

@@ -21,7 +21,8 @@ Optical strain (Shreve et al.) is the magnitude of the strain tensor of the flow
 
 with the derivatives taken by central differences (`np.gradient`: one-sided at the border),
 in pixels of the stored 112 px face, before any downsampling, so that the resize averages
-strain rather than differentiating a blurred field.
+strain rather than differentiating a blurred field (`common.optical_strain`, which STSTNet
+reads too).
 
 What the paper establishes and what this module takes from it: a CNN per frame, an LSTM over
 the frames, SE and TE as above, inputs of flow, strain and grey frames of a TIM-normalised
@@ -30,12 +31,13 @@ units in the authors' public code, followed by a 128-unit fully connected layer)
 
 Choices where the paper leaves room, or where this implementation departs from it:
 
-* The CNN: VGG-Face cannot be downloaded here, and 130 clips could not train a VGG-16 from
-  scratch. `FrameCnn` is a small CNN trained from scratch: three 3×3 convolution blocks
-  (batch norm, ReLU, 2×2 max-pool) of `width`, 2·`width`, 4·`width` channels, then global
-  average pooling, so the feature is 4·`width` long. The LSTM has `hidden` units and the
-  fully connected layer after it `hidden` units too (the paper's 3000 and 128 scaled down
-  together). Dropout (`dropout`) on the frame features and before the classifier.
+* The CNN: VGG-Face is not bundled (nothing downloads at run time), and 130 clips could
+  not train a VGG-16 from scratch. `FrameCnn` is a small CNN trained from scratch: three
+  3×3 convolution blocks (batch norm, ReLU, 2×2 max-pool) of `width`, 2·`width`, 4·`width`
+  channels, then global average pooling, so the feature is 4·`width` long. The LSTM has
+  `hidden` units and the fully connected layer after it `hidden` units too (the paper's
+  3000 and 128 scaled down together). Dropout (`dropout`) on the frame features and before
+  the classifier.
 * Frames: `frames` of the stored clip's T, evenly spaced from the first to the last
   (`frame_indices`); the paper uses 10 TIM frames, the default here 8 of the 16 stored.
 * Flow reference: every field is the displacement from the onset (the stores' default
@@ -63,18 +65,18 @@ import torch
 from torch import Tensor, nn
 
 from attrmer.baselines.deep.common import (
+    STRAIN_SCALE,
     FrameCnn,
     check_clip,
     frame_indices,
     onset_referenced,
+    optical_strain,
     resize_maps,
     standardised,
 )
 from attrmer.baselines.lbptop import grey_clip
 from attrmer.config import ElrcnConfig
 
-# Divides the optical strain so that a micro-expression's strain is of unit order.
-STRAIN_SCALE = 0.1
 # The inputs of one prepared frame, in channel order.
 CHANNELS = ("u", "v", "strain", "grey")
 
@@ -86,20 +88,6 @@ ELRCN_STREAMS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
 
 
 # --- inputs ---------------------------------------------------------------------------------
-
-
-def optical_strain(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(..., H, W) strain magnitude sqrt(ε_xx² + ε_yy² + 2 ε_xy²) of the flow (u, v), float32.
-
-    x is the last axis (columns), y the one before (rows); central differences inside, one-sided
-    differences on the border (`np.gradient`), unit spacing (pixels).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    du_dy, du_dx = np.gradient(u, axis=(-2, -1))
-    dv_dy, dv_dx = np.gradient(v, axis=(-2, -1))
-    shear = 0.5 * (du_dy + dv_dx)
-    return np.sqrt(du_dx**2 + dv_dy**2 + 2.0 * shear**2).astype(np.float32)
 
 
 def prepare(rgb: np.ndarray, flow: np.ndarray, config: ElrcnConfig, *,

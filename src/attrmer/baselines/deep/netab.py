@@ -1,11 +1,12 @@
 """NetAB: a multi-scale network (Net-A) and a network on difference images (Net-B), fused.
 
 What was and was not established: the paper's Table III names "NetAB" as a deep method it
-compares with, described as a 2D–3D CNN method of Wang et al. made of "Net-A", a multi-scale
-network, "Net-B", a network on difference images, and their fusion. The method's own paper
-could not be identified from that description, so its title, venue, layer sizes, inputs and
-fusion rule are not established here. Everything below beyond that one-sentence description
-is this implementation's choice, made to fit it:
+compares with, described as a 2D–3D CNN method made of "Net-A", a multi-scale network,
+"Net-B", a network on difference images, and their fusion; the paper cites it as Wang, Jia &
+Mao, "Micro-Expression Recognition Based on 2D-3D CNN", Chinese Control Conference (CCC)
+2020. Its layer sizes, inputs and fusion rule are not established here: Table III marks this
+row "from an outline". Everything below beyond the one-sentence description is this
+implementation's choice, made to fit it:
 
 * Net-A, the 3D, multi-scale half, reads the greyscale clip (1, T, S, S): a 3×3×3 stem
   (`width` channels, batch norm, ReLU, 1×2×2 max-pool), then a multi-scale block of three

@@ -19,6 +19,7 @@ NetAB end to end. Not for the classic baselines (`attrmer.baselines.run`) or the
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,10 +42,10 @@ from attrmer.baselines.deep.fit import (
     fit_classifier,
     predict_probabilities,
 )
-from attrmer.baselines.deep.transfer import TRAINING_SOURCE, train_tlcnn
+from attrmer.baselines.deep.transfer import TRAINING_SOURCE, missing_source, train_tlcnn
 from attrmer.baselines.shared import BaselineSetupError, flow_reference, prediction_rows
 from attrmer.config import Params
-from attrmer.evaluate.summary import summarize_runs
+from attrmer.evaluate.summary import BEST_ON_TEST_SUFFIX, summarize_runs, with_best_on_test
 from attrmer.io import atomic_path, write_json
 from attrmer.preprocess.store import ClipStore
 from attrmer.train.data import Fold, TrainingSetupError, TrainingTable, load_training_table
@@ -65,8 +66,10 @@ def train_end_to_end(module: ModuleType, config: Any, data: FoldInputs, *, seed:
     torch.manual_seed(seed)
     model = module.build(config, n_classes)
     result = fit_classifier(model, data.train, data.train_labels, schedule=schedule_of(config),
-                            seed=seed, val_inputs=data.val, val_labels=data.val_labels)
-    return FoldOutcome(predict_probabilities(result.model, data.test), {"epoch": result.epoch})
+                            seed=seed, val_inputs=data.val, val_labels=data.val_labels,
+                            test=(data.test, data.test_labels))
+    return FoldOutcome(predict_probabilities(result.model, data.test), {"epoch": result.epoch},
+                       result.best_on_test)
 
 
 @dataclass(frozen=True)
@@ -79,21 +82,28 @@ DEEP_BASELINES: dict[str, DeepBaseline] = {
     "elrcn": DeepBaseline("attrmer.baselines.deep.elrcn", train_end_to_end),
     "netab": DeepBaseline("attrmer.baselines.deep.netab", train_end_to_end),
     "tlcnn": DeepBaseline("attrmer.baselines.deep.tlcnn", train_tlcnn),
+    "ststnet": DeepBaseline("attrmer.baselines.deep.ststnet", train_end_to_end),
+    "offapexnet": DeepBaseline("attrmer.baselines.deep.offapexnet", train_end_to_end),
 }
 
 
 def prepare_inputs(module: ModuleType, config: Any, params: Params, table: TrainingTable,
                    *, progress: bool = True) -> dict[str, np.ndarray]:
-    """Every clip of the table as the network's input, by key."""
+    """Every clip of the table as the network's input, by key. A module whose `prepare` takes
+    `apex` (the apex-frame methods) is also given the stored frame nearest the clip's
+    annotated apex (`fit.apex_positions`)."""
     inputs = {}
+    reads_apex = "apex" in inspect.signature(module.prepare).parameters
     with ClipStore(table.rgb_path) as rgb, ClipStore(table.flow_path) as flow:
         reference = flow_reference(flow, params)
-        for key in tqdm(table.rows["key"], desc="inputs", unit="clip", file=sys.stderr,
-                        disable=not progress):
+        for position, key in enumerate(tqdm(table.rows["key"], desc="inputs", unit="clip",
+                                            file=sys.stderr, disable=not progress)):
+            clip = rgb.read(rgb.index_of(key))
+            apex = {"apex": int(apex_positions(table.rows.iloc[[position]],
+                                               clip.shape[1])[0])} if reads_apex else {}
             try:
-                inputs[key] = module.prepare(rgb.read(rgb.index_of(key)),
-                                             flow.read(flow.index_of(key)), config,
-                                             reference=reference)
+                inputs[key] = module.prepare(clip, flow.read(flow.index_of(key)), config,
+                                             reference=reference, **apex)
             except ValueError as exc:
                 raise BaselineSetupError(f"{table.rgb_path}: clip {key!r}: {exc}") from None
     return inputs
@@ -113,6 +123,7 @@ def fold_inputs(inputs: dict[str, np.ndarray], fold: Fold, *, stored_frames: int
     train = stack(fold.train)
     return FoldInputs(train=train, train_labels=labels(fold.train), val=stack(fold.val),
                       val_labels=labels(fold.val), test=stack(fold.test),
+                      test_labels=fold.test["label"].to_numpy(np.int64),
                       train_apex=torch.from_numpy(apex_positions(
                           fold.train, stored_frames, frame_indices(stored_frames, frames))))
 
@@ -126,8 +137,7 @@ def refuse_tested_source(config: Any, table: TrainingTable) -> None:
 
     source = Path(config.source)
     if not source.is_file():
-        raise BaselineSetupError(f"baselines.tlcnn.source: {source}: no such RGB store (or "
-                                 f"\"{TRAINING_SOURCE}\")")
+        raise missing_source(source)
     held_out = pd.concat([pd.concat([fold.val, fold.test]) for fold in table.folds])
     try:
         with ClipStore(source) as store:
@@ -187,9 +197,9 @@ def run_deep_baseline(
                                     frames=config.frames) for fold in table.folds}
     chosen: dict[str, dict[str, Any]] = {}
     with atomic_path(out_dir, directory=True) as tmp_dir:
-        paths = []
+        paths, on_test_paths = [], []
         for seed in params.train.seeds:
-            parts = []
+            parts, on_test = [], []
             for fold in table.folds:
                 outcome = baseline.train_fold(module, config, folds[fold.name], seed=seed,
                                               n_classes=len(table.classes), params=params)
@@ -197,13 +207,23 @@ def run_deep_baseline(
                 parts.append(prediction_rows(fold.test, fold.name,
                                              outcome.probabilities.argmax(axis=1),
                                              outcome.probabilities, table.classes))
+                if outcome.best_on_test is not None:
+                    on_test.append(prediction_rows(fold.test, fold.name,
+                                                   outcome.best_on_test.argmax(axis=1),
+                                                   outcome.best_on_test, table.classes))
             path = tmp_dir / f"seed_{seed}.csv"
             pd.concat(parts, ignore_index=True).to_csv(path, index=False, float_format="%.6f")
             paths.append(path)
+            if len(on_test) == len(table.folds):
+                on_test_paths.append(tmp_dir / f"seed_{seed}{BEST_ON_TEST_SUFFIX}")
+                pd.concat(on_test, ignore_index=True).to_csv(on_test_paths[-1], index=False,
+                                                            float_format="%.6f")
             if progress:
                 print(f"{name}: seed {seed} done", file=sys.stderr)
         # Inside the block: a summary that cannot be made leaves the previous outputs alone.
-        summary = summarize_runs(paths)
+        summary = with_best_on_test(
+            summarize_runs(paths),
+            on_test_paths if len(on_test_paths) == len(paths) else None)
         summary["method"] = TITLES[name]
         validated = any(not fold.val.empty for fold in table.folds)
         summary["selection"] = (

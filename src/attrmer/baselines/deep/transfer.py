@@ -1,9 +1,11 @@
 """TLCNN's training on one fold: its paper's two transfer steps, then the LSTM.
 
 1. **Source stills**: the frame CNN learns expressions from labelled static images, its own
-   classifier over the source's classes (`baselines.tlcnn.source`: the apex frames of the
-   fold's training clips, or those of another attrmer RGB store's labelled clips). No
-   validation: the source is not the task, so the last epoch is kept.
+   classifier over the source's classes (`baselines.tlcnn.source`: by default full
+   expressions rendered on real faces, `attrmer.baselines.deep.stills`, each clip's apex
+   frame under its emotion and its first frame as neutral; or another attrmer RGB store's
+   labelled clips; or the fold's own training clips' apex frames). No validation: the source
+   is not the task, so the last epoch is kept.
 2. **Micro-expression frames**: a fresh frame classifier over the task's classes, and the
    whole CNN trained on every frame of the training clips, each labelled with its clip's
    emotion; the epoch of best frame-level validation UF1 is kept.
@@ -46,11 +48,21 @@ def source_stills(module: ModuleType, config: TlcnnConfig,
     return _store_stills(module, config)
 
 
+def missing_source(path: Path) -> BaselineSetupError:
+    """The one-line error for a source store that is not there, with how to make the
+    default one."""
+    return BaselineSetupError(
+        f"baselines.tlcnn.source: {path}: no such RGB store (\"{TRAINING_SOURCE}\", or run "
+        "`dvc repro baselines/dvc.yaml` to render the default real-face stills)")
+
+
 def _store_stills(module: ModuleType, config: TlcnnConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The apex frame of each labelled clip of the store `config.source` under its class and,
+    with `source_neutral`, the clip's first stored frame under one more class, neutral."""
     path = Path(config.source)
     where = f"baselines.tlcnn.source: {path}"
     if not path.is_file():
-        raise BaselineSetupError(f"{where}: no such RGB store (or \"{TRAINING_SOURCE}\")")
+        raise missing_source(path)
     try:
         with ClipStore(path) as store:
             meta = store.meta
@@ -59,19 +71,23 @@ def _store_stills(module: ModuleType, config: TlcnnConfig) -> tuple[torch.Tensor
             labelled = meta[meta["label"] >= 0].reset_index(drop=True)
             if labelled.empty:
                 raise BaselineSetupError(f"{where}: no labelled clip")
-            images = []
+            images, neutral = [], []
             for row, key in enumerate(labelled["key"]):
                 clip = store.read(store.index_of(key))
                 apex = apex_positions(labelled.iloc[[row]], clip.shape[1])[0]
                 images.append(module.prepare_images(clip[:, apex:apex + 1], config)[0])
+                if config.source_neutral:
+                    neutral.append(module.prepare_images(clip[:, :1], config)[0])
     except StoreError as exc:
         raise BaselineSetupError(f"{where}: {exc}") from None
-    # The source's own classes, numbered from 0 in the order of its label numbers.
+    # The source's own classes, numbered from 0 in the order of its label numbers; neutral
+    # after them.
     classes = np.unique(labelled["label"].to_numpy(np.int64))
     labels = np.searchsorted(classes, labelled["label"].to_numpy(np.int64))
-    if len(classes) < 2:
+    if len(classes) + bool(neutral) < 2:
         raise BaselineSetupError(f"{where}: its labelled clips have one class; step 1 needs two")
-    return torch.from_numpy(np.stack(images)), torch.as_tensor(labels)
+    labels = np.concatenate([labels, np.full(len(neutral), len(classes))])
+    return torch.from_numpy(np.stack(images + neutral)), torch.as_tensor(labels)
 
 
 def train_tlcnn(module: ModuleType, config: TlcnnConfig, data: FoldInputs, *, seed: int,
@@ -98,6 +114,7 @@ def train_tlcnn(module: ModuleType, config: TlcnnConfig, data: FoldInputs, *, se
     model = module.build_clip_model(cnn, config, n_classes)
     result = fit_classifier(model, data.train, data.train_labels, seed=seed,
                             val_inputs=data.val, val_labels=data.val_labels,
-                            schedule=schedule(config.clip_epochs, config.batch_size))
+                            schedule=schedule(config.clip_epochs, config.batch_size),
+                            test=(data.test, data.test_labels))
     return FoldOutcome(predict_probabilities(result.model, data.test),
-                       {"frames": frame_epoch, "clips": result.epoch})
+                       {"frames": frame_epoch, "clips": result.epoch}, result.best_on_test)
