@@ -34,14 +34,14 @@ from attrmer.io import atomic_path
 from attrmer.manifest import ManifestError, read_manifest, usable
 
 NO_AU_SENTENCE = "no action unit coded"
+NO_AU_FLAG = "no-usable-au"
+ATTRIBUTE_COLUMNS = ["key", "sentence", "text_id", "flag"]
 
 
 def has_au_codes(sentence: str) -> bool:
     """Whether a clip's sentence describes coded AUs: the attribute branch learns only from
     those (attrmer.model.losses)."""
     return bool(sentence) and sentence != NO_AU_SENTENCE
-NO_AU_FLAG = "no-usable-au"
-ATTRIBUTE_COLUMNS = ["key", "sentence", "text_id", "flag"]
 
 
 def _phrase(au: ActionUnit, intensity_words: bool) -> str:

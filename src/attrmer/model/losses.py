@@ -12,7 +12,8 @@ Clips without AU codes (all of SMIC, for one) carry the one sentence "no action 
 it says nothing of the clip, and a batch of such clips only would make L_θφ the constant
 log B and teach the text classifier the class prior. `JointLoss` therefore takes a per-clip
 `coded` mask: the uncoded clips leave L_φ and L_θφ (neither anchor nor negative), which are
-means over the coded clips alone, and still count in L_θ.
+means over the coded clips alone, and still count in L_θ. Under DDP each process takes the
+mean over its own coded clips, and the processes' gradients are averaged with equal weight.
 """
 
 from __future__ import annotations
