@@ -5,6 +5,7 @@ repository, and run from there, where the checkout's own sources cannot be reach
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,15 @@ def test_the_installed_cli_renders_the_built_in_data(installed: Path) -> None:
     assert rendered.returncode == 0, rendered.stderr
     assert (out / "CASME2-coding-synthetic.xlsx").is_file()
     assert len(list((out / "CASME2_RAW_selected").glob("sub*/*/*.jpg"))) > 0
+
+
+def test_the_installed_cli_predicts_with_a_model_directory(installed: Path) -> None:
+    from tests.test_predict import CLASSES, face_clip, make_model_dir, write_video
+
+    model = make_model_dir(installed / "model")
+    clip = write_video(installed / "clip.avi", face_clip())
+    answered = _run(installed, "-m", "attrmer.cli", "predict", str(clip), "--model", str(model),
+                    "--json")
+    assert answered.returncode == 0, answered.stderr
+    labels = re.findall(r'"label": "([^"]+)"', answered.stdout)
+    assert labels and set(labels) <= set(CLASSES), answered.stdout
