@@ -18,6 +18,7 @@ The seed fixes every initialisation and every batch order. Not for the networks
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from types import ModuleType
 
@@ -45,7 +46,12 @@ def source_stills(module: ModuleType, config: TlcnnConfig,
     if config.source == TRAINING_SOURCE:
         frames = data.train[torch.arange(len(data.train)), data.train_apex]
         return frames, data.train_labels
-    return _store_stills(module, config)
+    path = Path(config.source)
+    if not path.is_file():
+        raise missing_source(path)
+    # Every seed and fold reads the same stills: read once while the file stays the same.
+    stamp = (path.resolve(), path.stat().st_mtime_ns, path.stat().st_size)
+    return _store_stills(module, config, stamp)
 
 
 def missing_source(path: Path) -> BaselineSetupError:
@@ -56,13 +62,14 @@ def missing_source(path: Path) -> BaselineSetupError:
         "`dvc repro baselines/dvc.yaml` to render the default real-face stills)")
 
 
-def _store_stills(module: ModuleType, config: TlcnnConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The apex frame of each labelled clip of the store `config.source` under its class and,
-    with `source_neutral`, the clip's first stored frame under one more class, neutral."""
-    path = Path(config.source)
-    where = f"baselines.tlcnn.source: {path}"
-    if not path.is_file():
-        raise missing_source(path)
+@functools.lru_cache(maxsize=2)
+def _store_stills(module: ModuleType, config: TlcnnConfig,
+                  stamp: tuple[Path, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The apex frame of each labelled clip of the store `stamp[0]` (`config.source`, as it
+    was at `stamp`) under its class and, with `source_neutral`, the clip's first stored frame
+    under one more class, neutral."""
+    path = stamp[0]
+    where = f"baselines.tlcnn.source: {config.source}"
     try:
         with ClipStore(path) as store:
             meta = store.meta
