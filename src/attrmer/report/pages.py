@@ -37,7 +37,13 @@ from attrmer.report.records import (
     markdown_table,
     percent_cell,
 )
-from attrmer.report.tables import best_on_test_cell, implementation_cell, other_split
+from attrmer.report.tables import (
+    best_on_test_cell,
+    figure_cell,
+    implementation_cell,
+    other_split,
+    published_references,
+)
 
 LOCK_FILE = "dvc.lock"
 SPOTTING_METRICS = "metrics/spotting.json"
@@ -287,15 +293,15 @@ def table3_page(sources: Sources, lock: Lock) -> list[str]:
         lines += markdown_table(header, references)
         lines += [""]
     paper = sources.yaml(PAPER_RESULTS)
-    if paper and paper.get("references"):
+    if paper and published_references(paper):
         lines += ["Their published figures on the MEGC 2019 composite (LOSO, three classes), "
                   "copied, not runs of attrmer, and not comparable with the built-in data's:",
                   ""]
         lines += markdown_table(
             ["method", "source", "UF1 (%)", "UAR (%)", "epoch chosen"],
-            [[entry["method"], figure["source"], f"{figure['uf1']:g}",
-              f"{figure['uar']:g}" if "uar" in figure else "—", figure["selection"]]
-             for entry in paper["references"] for figure in entry["figures"]])
+            [[entry["method"], figure["source"], figure_cell(figure, "uf1"),
+              figure_cell(figure, "uar"), figure["selection"]]
+             for entry, figure in published_references(paper)])
         lines += [""]
     if paper:
         lines += _published_section(paper)

@@ -147,11 +147,25 @@ def _method_name(record: ExperimentRecord) -> str:
     return f"{name} only (L_θ)"
 
 
-def _baseline_rows(condition: Condition, best: ExperimentRecord, *,
+def published_references(paper: Mapping[str, Any]) -> list[tuple[Mapping, Mapping]]:
+    """(entry, figure) for every published figure of today's reference points in the paper
+    results (`references`): copied figures, never runs of attrmer."""
+    return [(entry, figure) for entry in paper.get("references") or []
+            for figure in entry["figures"]]
+
+
+def figure_cell(figure: Mapping[str, Any], key: str) -> str:
+    """A copied figure as it was published (its own precision), or — when not given."""
+    return f"{figure[key]:g}" if key in figure else "—"
+
+
+def _measured_rows(condition: Condition, best: ExperimentRecord, *,
                    references: bool) -> tuple[list[list[Any]], list[str]]:
-    """The rows of the baselines measured beside `best` (Table III's, or with `references`
-    today's reference points), and the lines saying what is not available."""
-    rows, missing = [], []
+    """The row of the headline run `best`, then those of the baselines measured beside it
+    (Table III's, or with `references` today's reference points), and the lines saying what
+    is not available."""
+    rows = [_row(best, _method_name(best), best.metrics, implementation="this implementation")]
+    missing = []
     for baseline, values in best.baselines.items():
         if (baseline in REFERENCES) != references:
             continue
@@ -174,18 +188,19 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
              "Mean ± std over seeds (sample std, ddof = 1). UF1 and UAR are unweighted means "
              "over classes; under LOSO every metric is computed on all folds' predictions "
              "pooled.", "", BEST_ON_TEST_NOTE, ""]
-    rows, missing = [], []
+    rows, missing, notes = [], [], []
     for condition in conditions:
         best = headline(condition.records)
         if best is None:
             missing.append(f"- {condition.title}: no run with the attribute branch "
                            "(`train.attribute_branch: true`).")
             continue
-        rows.append(_row(best, _method_name(best), best.metrics,
-                         implementation="this implementation"))
-        baseline_rows, absent = _baseline_rows(condition, best, references=False)
-        rows += baseline_rows
+        measured, absent = _measured_rows(condition, best, references=False)
+        rows += measured
         missing += absent
+        branch = attribute_branch_note(condition, best)
+        if branch:
+            notes.append(branch)
         if not best.baselines:
             missing.append(f"- {condition.title}: no baseline metrics "
                            f"(`{BASELINE_METRICS_DIR}/<name>.json`) in `{best.name}`.")
@@ -193,19 +208,15 @@ def _table3(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> list[s
     lines += markdown_table(HEADER, rows)
     if missing:
         lines += ["", "Not available:", *missing]
-    branch = [note for c in conditions if (note := attribute_branch_note(c))]
-    if branch:
-        lines += ["", "The attribute branch learns from clips with AU codes only:", *branch]
+    if notes:
+        lines += ["", "The attribute branch learns from clips with AU codes only:", *notes]
     lines += ["", _paper_note(paper, "Table III")]
     return lines
 
 
-def attribute_branch_note(condition: Condition) -> str | None:
-    """A line when the headline run's attribute branch trained on fewer clips than the video
-    network (clips without AU codes, e.g. SMIC's, leave its losses), else None."""
-    best = headline(condition.records)
-    if best is None:
-        return None
+def attribute_branch_note(condition: Condition, best: ExperimentRecord) -> str | None:
+    """A line when the headline run `best`'s attribute branch trained on fewer clips than the
+    video network (clips without AU codes, e.g. SMIC's, leave its losses), else None."""
     coded = best.metrics.get("attribute_branch.clips_with_au_codes")
     clips = best.metrics.get("attribute_branch.training_clips")
     if coded is None or clips is None or coded >= clips:
@@ -236,20 +247,16 @@ def _references(conditions: Sequence[Condition], paper: Mapping[str, Any]) -> li
         best = headline(condition.records)
         if best is None:
             continue
-        rows.append(_row(best, _method_name(best), best.metrics,
-                         implementation="this implementation"))
-        reference_rows, absent = _baseline_rows(condition, best, references=True)
-        rows += reference_rows
+        measured, absent = _measured_rows(condition, best, references=True)
+        rows += measured
         missing += absent
-        if not reference_rows and not absent:
+        if len(measured) == 1 and not absent:
             missing.append(f"- {condition.title}: none measured in `{best.name}` (`dvc repro "
                            "baselines/dvc.yaml`).")
-    for entry in paper.get("references", []):
-        for figure in entry["figures"]:
-            rows.append([entry["dataset"], f"{entry['method']} (copied)", "—",
-                         figure["source"], "—", f"{figure['uf1']:g}",
-                         f"{figure['uar']:g}" if "uar" in figure else "—", "—",
-                         entry["protocol"], entry["classes"], "—", figure["selection"]])
+    for entry, figure in published_references(paper):
+        rows.append([entry["dataset"], f"{entry['method']} (copied)", "—", figure["source"],
+                     "—", figure_cell(figure, "uf1"), figure_cell(figure, "uar"), "—",
+                     entry["protocol"], entry["classes"], "—", figure["selection"]])
     lines += markdown_table(HEADER, rows)
     if missing:
         lines += ["", "Not available:", *missing]
