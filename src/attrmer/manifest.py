@@ -66,6 +66,14 @@ def write_manifest(frame: pd.DataFrame, path: str | Path) -> None:
         frame[COLUMNS].to_csv(tmp, index=False)
 
 
+def all_training(frame: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with every usable row on the training side: for corpora rendered to be
+    learnt from whole (pretraining, TLCNN's stills), where nothing is held out."""
+    frame = frame.copy()
+    frame.loc[frame["status"] == "ok", "split"] = "train"
+    return frame
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():

@@ -30,10 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from attrmer.config import ConfigError, Params
-from attrmer.manifest import read_manifest, usable
+from attrmer.manifest import all_training, read_manifest, usable, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +144,7 @@ def run_pretraining(params: Params, out_dir: str | Path, *,
         log.info("pretraining corpus: %d of %d rendered clips in the class set",
                  int((manifest["status"] == "ok").sum()), len(manifest))
         manifest_path = interim / "manifest.csv"
-        _train_on_everything(manifest, manifest_path)
+        write_manifest(all_training(manifest), manifest_path)
         rgb, flow = build_stores(manifest_path, work, pt.preprocess, pt.flow, progress=progress)
         rendered = time.perf_counter() - started
         record = _fit(pt, manifest_path, rgb, flow, out_dir, faces=faces, progress=progress)
@@ -156,14 +154,6 @@ def run_pretraining(params: Params, out_dir: str | Path, *,
     record["seconds"] = {"corpus": round(rendered, 1),
                          "total": round(time.perf_counter() - started, 1)}
     return record
-
-
-def _train_on_everything(manifest: pd.DataFrame, path: Path) -> None:
-    from attrmer.manifest import write_manifest
-
-    ok = manifest["status"] == "ok"
-    manifest.loc[ok, "split"] = "train"
-    write_manifest(manifest, path)
 
 
 def _fit(pt: Params, manifest_path: Path, rgb: Path, flow: Path, out_dir: str | Path, *,

@@ -69,7 +69,7 @@ def render_expression_stills(params: Params, out_dir: str | Path, *,
 
     claim_folder(out_dir, command="tlcnn stills", own_names=OWN_NAMES)
     from attrmer.datasets.prepare import prepare_dataset
-    from attrmer.manifest import write_manifest
+    from attrmer.manifest import all_training, write_manifest
     from attrmer.preprocess.pipeline import run_align, run_interpolate
 
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def render_expression_stills(params: Params, out_dir: str | Path, *,
         # prepare's summary describes a train/test split that step 1 ignores: not printed.
         with contextlib.redirect_stdout(io.StringIO()):
             manifest = prepare_dataset(corpus_params, work / "interim")
-        manifest.loc[manifest["status"] == "ok", "split"] = "train"
+        manifest = all_training(manifest)
         manifest_path = work / "interim" / "manifest.csv"
         write_manifest(manifest, manifest_path)
         cfg = corpus_params.preprocess
