@@ -25,7 +25,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     dag = dvc(["dag", "--md"], work)
     for stage in ("dataset", "prepare", "align", "interpolate", "flow", "attributes", "pretrain",
                   "train", "evaluate", "baselines@lbptop", "baselines@mdmo", "long_videos",
-                  "spot", "evaluate_spotting"):
+                  "spot", "recognise_spotted", "evaluate_spotting"):
         assert stage in dag
 
     dvc(["repro"], work)
@@ -40,6 +40,7 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_setting(tmp_path):
     spotting = json.loads((work / "metrics/spotting.json").read_text())
     assert spotting["videos"] == 1 and 0.0 <= spotting["overall"]["f1"] <= 1.0
     assert spotting["overall"]["truth"] > 0
+    assert 0.0 <= spotting["strs"]["overall"]["strs"] <= spotting["overall"]["f1"]
     assert len(list((work / "metrics/spotting_timelines").glob("*.png"))) == 1
 
     # Only the dataset fingerprint, which runs on every repro by design, reports a change.

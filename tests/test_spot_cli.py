@@ -163,3 +163,45 @@ def test_a_bad_truth_row_is_named_by_its_row(long_video: Path, tmp_path: Path, r
 def test_names_of_a_casme3_frame_folder(long_video: Path) -> None:
     assert video_name(long_video / "color") == "spNO.1_a"
     assert video_key(long_video / "color") == "spNO.1/a"
+
+
+def test_format_megc_writes_the_scoring_tools_layout(
+        long_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Spot-then-recognise of one video: each spotted interval classified by the models and
+    written as the challenge's scoring tool reads a submission (subject, video, onset, offset,
+    emotion), the same rows printed."""
+    from attrmer.spot.strs import MEGC_CLASSES
+    from tests.test_predict import make_model_dir
+
+    model = make_model_dir(tmp_path / "model")
+    out = tmp_path / "out"
+    assert cli([str(long_video), "--out", str(out), "--format", "megc", "--model",
+                str(model)]) == EXIT_OK
+    printed = capsys.readouterr().out
+    written = (out / "megc.csv").read_text()
+    assert printed == written
+    intervals = json.loads((out / "intervals.json").read_text())["intervals"]
+    lines = written.splitlines()
+    assert lines[0] == "subject,video,onset,offset,emotion"  # the tool's columns, in its order
+    assert len(lines) == 1 + len(intervals) >= 2
+    for line, interval in zip(lines[1:], intervals, strict=True):
+        subject, video, onset, offset, emotion = line.split(",")
+        assert (subject, video) == ("spNO.1", "a")  # as the CAS(ME)^3 sheet names the video
+        assert (int(onset), int(offset)) == (interval["onset"], interval["offset"])
+        assert emotion in MEGC_CLASSES
+
+
+def test_format_megc_without_models_is_a_model_error(
+        long_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a folder with no models/seeds
+    assert cli([str(long_video), "--out", str(tmp_path / "out"), "--format", "megc",
+                "--fps", "30"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no trained model" in err[0]
+    assert not (tmp_path / "out" / "megc.csv").exists()
+
+
+def test_json_and_another_format_are_a_usage_error(long_video: Path, tmp_path: Path) -> None:
+    assert cli([str(long_video), "--out", str(tmp_path / "out"), "--json",
+                "--format", "megc"]) == 2

@@ -155,17 +155,26 @@ def ground_truth(index: LongVideoIndex, *,
     Videos whose frames failed are left out unless `include_failed_videos`: they cannot be
     spotted, and their expressions would count as missed.
     """
+    classed = classed_ground_truth(index, include_failed_videos=include_failed_videos)
+    return {key: [interval for interval, _ in rows] for key, rows in classed.items()}
+
+
+def classed_ground_truth(index: LongVideoIndex, *, include_failed_videos: bool = False
+                         ) -> dict[str, list[tuple[Interval, str]]]:
+    """`ground_truth` with each interval's objective class cell as the sheet writes it (I..VII,
+    "" when empty): what spot-then-recognise scores the recognised classes against."""
     usable = _usable(index, include_failed_videos)
-    truth: dict[str, list[Interval]] = {key: [] for key in usable}
+    truth: dict[str, list[tuple[Interval, str]]] = {key: [] for key in usable}
     rows = index.intervals
     rows = rows[(rows["status"] == "ok") & rows["kind"].isin(("micro", "macro"))
                 & rows["video_key"].isin(usable)]
     for row in rows.itertuples(index=False):
         truth[row.video_key].append(
-            Interval(onset=int(row.onset), apex=int(row.apex), offset=int(row.offset),
-                     kind=row.kind))
+            (Interval(onset=int(row.onset), apex=int(row.apex), offset=int(row.offset),
+                      kind=row.kind),
+             row.objective_class if isinstance(row.objective_class, str) else ""))
     for intervals in truth.values():
-        intervals.sort(key=lambda i: (i.onset, i.offset, i.kind))
+        intervals.sort(key=lambda pair: (pair[0].onset, pair[0].offset, pair[0].kind))
     return truth
 
 

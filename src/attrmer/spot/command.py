@@ -35,7 +35,8 @@ CSV_COLUMNS = ("onset", "apex", "offset", "kind", "score", "region", "onset_seco
                "offset_seconds", "frames")
 PARAMS_FILE = Path("params.yaml")
 # What `write_outputs` writes: a folder holding only these is an earlier --out (attrmer.io).
-OUTPUT_FILES = frozenset({"intervals.csv", "intervals.json", "timeline.png"})
+OUTPUT_FILES = frozenset({"intervals.csv", "intervals.json", "timeline.png", "megc.csv"})
+FORMATS = ("table", "json", "megc")
 
 
 def build_parser(exit_codes: str) -> argparse.ArgumentParser:
@@ -62,8 +63,16 @@ def build_parser(exit_codes: str) -> argparse.ArgumentParser:
                              "spot/<video name>); a folder holding other files is refused")
     parser.add_argument("--force", action="store_true",
                         help="write into --out even when it holds files attrmer did not write")
-    parser.add_argument("--json", action="store_true",
-                        help="print intervals.json's record instead of the table")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="what to print: table (default); json (intervals.json's record); "
+                             "megc: spot-then-recognise, each interval also classified by the "
+                             "trained models (--model), printed and written to megc.csv in the "
+                             "layout of MEGC's scoring tool (subject, video, onset, offset, "
+                             "emotion: negative, positive or surprise)")
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
+    parser.add_argument("--model", type=Path, default=None, metavar="DIR",
+                        help="with --format megc: a model directory or a run's folder of seeds "
+                             "(default: models/seeds of this project, as attrmer predict)")
     parser.add_argument("--params", type=Path, default=None, metavar="FILE",
                         help="a params file (its spot and flow sections are used)")
     parser.add_argument("--fps", type=float, default=None,
@@ -103,6 +112,10 @@ def cli(argv: list[str]) -> int:
         return int(exc.code or 0)
     if args.fps is not None and args.fps <= 0:
         return _fail(f"--fps {args.fps} must be positive", EXIT_USAGE)
+    if args.json and args.format not in (None, "json"):
+        return _fail(f"--json and --format {args.format} ask for two outputs; give one",
+                     EXIT_USAGE)
+    output = "json" if args.json else (args.format or "table")
     try:
         params = _params(args.params)
         source = _one_clip(args.path)
@@ -128,6 +141,16 @@ def cli(argv: list[str]) -> int:
     from attrmer.preprocess.frames import ClipError
     from attrmer.spot.reading import spot_path
 
+    predictor = None
+    if output == "megc":  # the models load before the video is read: a missing one costs nothing
+        from attrmer.errors import EXIT_MODEL
+        from attrmer.modelfile import ModelFileError
+        from attrmer.predict.predictor import Predictor, default_model_dirs
+
+        try:
+            predictor = Predictor(args.model if args.model is not None else default_model_dirs())
+        except ModelFileError as exc:
+            return _fail(str(exc), EXIT_MODEL)
     try:
         with _progress_bar(source) as bar:
             result = spot_path(source.path, kind=source.kind, fps=fps, cfg=params.spot,
@@ -136,17 +159,42 @@ def cli(argv: list[str]) -> int:
         return _fail(f"{source.path}: {exc}", EXIT_INPUT)
 
     record = spot_record(result, source.path, params.spot, truth)
+    megc = recognised_table(predictor, source, result) if predictor is not None else None
     try:
         write_outputs(out, result, record, source.path, truth, params.spot)
+        if megc is not None:
+            from attrmer.io import write_text
+
+            write_text(out / "megc.csv", megc)
     except OSError as exc:
         return _fail(f"{out}: cannot write ({exc.strerror or exc})", EXIT_OUTPUT)
-    if args.json:
+    if megc is not None:
+        print(megc, end="")
+        print(f"attrmer spot: wrote {out / 'megc.csv'} and intervals.csv, intervals.json, "
+              "timeline.png beside it", file=sys.stderr)
+    elif output == "json":
         print(json.dumps(record, indent=2))
     else:
         print(format_table(record))
         print(f"  wrote {out / 'intervals.csv'}, {out / 'intervals.json'}, "
               f"{out / 'timeline.png'}")
     return EXIT_OK
+
+
+def recognised_table(predictor: Any, source: Any, result: Any) -> str:
+    """Every spotted interval classified (spot-then-recognise), as the CSV text of MEGC's
+    scoring tool's layout (attrmer.predict.spotted.MEGC_COLUMNS)."""
+    from attrmer.predict.spotted import MEGC_COLUMNS, megc_rows, recognise_intervals
+
+    found = recognise_intervals(predictor, source, result.intervals,
+                                first_frame=int(result.frame_numbers[0]),
+                                total_frames=len(result.frame_numbers))
+    key = video_key(source.path)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=MEGC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(megc_rows({"video_key": key, **record} for record in found))
+    return table.getvalue()
 
 
 def _params(path: Path | None) -> Params:

@@ -5,8 +5,9 @@
 `attrmer.datasets.casme3_lv`); a video that cannot be spotted is recorded as failed with its
 reason, and the others go on. `write_spotted` / `read_spotted` keep the intervals as one CSV,
 `score_spotting` turns them and the sheet's whole truth into the MEGC figures of
-`metrics/spotting.json` (what could not be spotted or read counts as missed). Not for one
-video from the command line (`attrmer spot`).
+`metrics/spotting.json` (what could not be spotted or read counts as missed), and
+`labelled_truth` / `read_recognised` give spot-then-recognise (`attrmer.spot.strs`) the classes
+annotated and recognised. Not for one video from the command line (`attrmer spot`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from attrmer.datasets.casme3_lv import (
     BLINKS_WORKSHEET,
     LongVideoIndex,
     blinks,
+    classed_ground_truth,
     ground_truth,
     read_long_videos,
 )
@@ -33,6 +35,7 @@ from attrmer.spot.evaluate import SpottingCounts, evaluate_spotting, per_video
 from attrmer.spot.intervals import KINDS, Interval
 from attrmer.spot.peaks import SpotResult
 from attrmer.spot.reading import spot_path
+from attrmer.spot.strs import Labelled, megc_class_of_emotion, megc_class_of_objective
 
 # What the `long_videos` stage writes in place of a corpus when spot.videos names a delivery.
 SOURCE_FILE = "source.json"
@@ -202,3 +205,33 @@ def _with_missed(counts: Mapping[str, Any], missed: int) -> dict[str, Any]:
     """A kind's figures (SpottingCounts.as_dict) with `missed` more false negatives."""
     total = SpottingCounts(tp=counts["tp"], fp=counts["fp"], fn=counts["fn"] + missed)
     return total.as_dict()
+
+
+def labelled_truth(index: LongVideoIndex) -> dict[str, list[Labelled]]:
+    """Every video's annotated intervals with their MEGC class (from the objective class),
+    failed videos included: what spot-then-recognise is scored against."""
+    return {key: [Labelled(interval, megc_class_of_objective(cell)) for interval, cell in rows]
+            for key, rows in classed_ground_truth(index, include_failed_videos=True).items()}
+
+
+def read_recognised(path: str | Path) -> dict[str, list[Labelled]]:
+    """{video key: its recognised intervals with the MEGC class answered (None where none was)}
+    from the `recognise_spotted` stage's CSV (attrmer.predict.spotted.RECOGNISED_COLUMNS)."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"video_key": str, "kind": str, "label": str},
+                            keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise SpottingInputError(f"{path}: cannot read the recognised intervals ({exc})") from None
+    missing = sorted({"video_key", "onset", "apex", "offset", "kind", "label"} - set(table.columns))
+    if missing:
+        raise SpottingInputError(f"{path}: columns {missing} missing")
+    found: dict[str, list[Labelled]] = {}
+    for number, row in enumerate(table.itertuples(index=False), start=2):
+        try:
+            interval = Interval(int(row.onset), int(row.apex), int(row.offset), row.kind)
+        except (TypeError, ValueError) as exc:
+            raise SpottingInputError(f"{path}, row {number}: {exc}") from None
+        found.setdefault(row.video_key, []).append(
+            Labelled(interval, megc_class_of_emotion(row.label)))
+    return found
