@@ -17,16 +17,19 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from attrmer.config import ConfigError, SpotCorpusConfig, SynthConfig, load_params
+from attrmer.config import ConfigError, SpotConfig, SpotCorpusConfig, SynthConfig, load_params
+from attrmer.config.spot import CORPORA
 from attrmer.io import OWNER_MARKER
 from attrmer.synth.cli import cli
-from attrmer.synth.identities import load_faces
+from attrmer.synth.identities import load_faces, real_subjects
 from attrmer.synth.long_video import render_long_corpus
 from attrmer.synth.long_video.corpus import (
     BLINK_HEADER,
     CORPUS_JSON,
     EXPRESSION_HEADER,
     SHEET_NAME,
+    corpus_faces,
+    yaw_field,
 )
 from attrmer.synth.long_video.speech import (
     SPEECH_POINTS,
@@ -41,6 +44,7 @@ from attrmer.synth.long_video.timeline import (
     MICRO_SECONDS,
     MIN_REST_S,
     held_profile,
+    plan_long_corpus,
 )
 from attrmer.synth.render import plan_corpus, render_clip, write_sheet
 
@@ -242,7 +246,49 @@ def test_extraction_removes_head_motion_and_keeps_the_mouths() -> None:
 
 
 def test_params_yaml_holds_the_config_defaults() -> None:
-    assert load_params(REPO / "params.yaml").spot.corpus == SpotCorpusConfig()
+    spot = load_params(REPO / "params.yaml").spot
+    for name in CORPORA:
+        assert getattr(spot, name) == getattr(SpotConfig(), name), name
+    # The corpus scored once draws on faces no tuning corpus uses, at CAS(ME)^3's rate; the
+    # 200 fps one too; the tuning corpus is the one the method was tuned on.
+    assert spot.corpus.identities == spot.corpus_200fps.identities == "real"
+    assert spot.tuning_corpus == SpotCorpusConfig()
+    assert (spot.corpus.fps, spot.corpus_200fps.fps) == (30, 200)
+
+
+def test_a_turning_head_draws_nothing_else() -> None:
+    """The turn comes from its own random stream: a corpus with yaw_deg 0 plans exactly what it
+    planned before turns existed, and one that turns differs only in its turn."""
+    faces = load_faces(TINY.frame_height)
+    still = plan_long_corpus(TINY, faces, [90, 120, 150])
+    turning = plan_long_corpus(dataclasses.replace(TINY, yaw_deg=5.0), faces, [90, 120, 150])
+    for a, b in zip(still, turning, strict=True):
+        assert a.yaw is None and b.yaw is not None
+        assert np.rad2deg(np.abs(b.yaw)).max() <= 5.0 + 1e-9
+        assert np.rad2deg(np.abs(b.yaw)).max() >= 2.5 - 1e-9
+        assert dataclasses.replace(a, drift=None, roll=None, gain=None) == \
+            dataclasses.replace(b, drift=None, roll=None, gain=None, yaw=None)
+        for name in ("drift", "roll", "gain"):
+            assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_real_identities_draw_only_the_real_faces() -> None:
+    cfg = dataclasses.replace(TINY, identities="real", videos=4, videos_per_subject=1)
+    faces = corpus_faces(cfg)
+    assert len(faces) == len(real_subjects()) and all(f.still.startswith("real/") for f in faces)
+    subjects = {spec.subject for spec in plan_long_corpus(cfg, faces, [90, 120, 150])}
+    assert subjects <= set(real_subjects())
+
+
+def test_a_turn_moves_the_nose_most_and_the_background_not_at_all() -> None:
+    face = load_faces(240)[0]
+    field = yaw_field(face)
+    nose = face.landmarks[30].round().astype(int)
+    jaw_edge = face.landmarks[0].round().astype(int)
+    assert np.all(field[..., 1] == 0)  # sideways only
+    assert field[nose[1], nose[0], 0] == pytest.approx(field[..., 0].max(), rel=0.05)
+    assert field[jaw_edge[1], jaw_edge[0], 0] < 0.5 * field[nose[1], nose[0], 0]
+    assert field[0, 0, 0] == 0 and field[-1, -1, 0] == 0
 
 
 @pytest.mark.parametrize(("change", "key"), [

@@ -62,7 +62,18 @@ def make_project(root: Path) -> None:
                   "f1": 0.823529, "truth": 9, "spotted": 8},
         "overall": {"tp": 18, "fp": 4, "fn": 7, "precision": 0.818182, "recall": 0.72,
                     "f1": 0.765957, "truth": 25, "spotted": 22},
-        "blinks_annotated": 12})
+        "blinks_annotated": 12,
+        "strs": {kind: {"strs": strs, "f1_spot": 0.0, "f1_analysis": analysis,
+                        "analysis": {"pairs": pairs, "right": right},
+                        "joint": {"f1": joint}}
+                 for kind, strs, analysis, pairs, right, joint in (
+                     ("micro", 0.55, 0.75, 11, 9, 0.6), ("macro", 0.7, 0.85, 7, 6, 0.71),
+                     ("overall", 0.6, 0.8, 18, 15, 0.65))}})
+    _write(root, "metrics/spotting_tuning.json", {
+        "iou": 0.5, "videos": 8,
+        **{kind: {"tp": 1, "fp": 1, "fn": 1, "precision": 0.5, "recall": 0.5, "f1": f1,
+                  "truth": 2, "spotted": 2}
+           for kind, f1 in (("micro", 0.76), ("macro", 0.9), ("overall", 0.82))}})
     _write(root, "metrics/calibration.json", {
         "temperature": {"0": 1.0, "1": 1.8765, "2": 2.3},
         "ece": {"validation": {"raw": 0.1234, "calibrated": 0.0456},
@@ -100,6 +111,10 @@ def make_project(root: Path) -> None:
                                                "split": {"protocol": "holdout"}}}},
         "train": {"params": {"params.yaml": {"train.alpha": 0.3, "train.seeds": [0, 1, 2]}}},
         "evaluate": {"outs": [{"path": "metrics/summary.json", "md5": "0" * 32}]},
+        "long_videos@corpus": {"params": {"params.yaml": {
+            "spot.videos": "builtin", "spot.corpus": {"fps": 30, "identities": "real"}}}},
+        "long_videos@tuning_corpus": {"params": {"params.yaml": {
+            "spot.tuning_corpus": {"fps": 30, "identities": "bundled"}}}},
     }}
     _write(root, "dvc.lock", yaml.safe_dump(lock))
 
@@ -159,12 +174,23 @@ def test_table3_lists_every_baseline_with_its_file_or_as_missing(pages) -> None:
 
 def test_the_spotting_page_shows_every_count_and_ratio(pages) -> None:
     page = pages["spotting.md"]
-    assert rows(page, "type") == {
-        "micro": ["16", "14", "11", "3", "5", "0.786", "0.688", "0.733"],
-        "macro": ["9", "8", "7", "1", "2", "0.875", "0.778", "0.824"],
-        "overall": ["25", "22", "18", "4", "7", "0.818", "0.720", "0.766"],
+    corpora = rows(page, "corpus")
+    assert corpora["spot.corpus"] == [
+        "scored once, never tuned on", "4 at 30 fps, real faces", "0.733", "0.824", "0.766",
+        "0.550", "0.700", "0.600"]
+    assert corpora["spot.corpus_200fps"][0].startswith("not in this project folder")
+    assert corpora["spot.tuning_corpus"][1:] == [
+        "8 at 30 fps, bundled faces", "0.760", "0.900", "0.820", "—", "—", "—"]
+    detail = page.split("## `spot.corpus`")[1].split("## ")[0]
+    assert rows(detail, "type") == {
+        "micro": ["16", "14", "11", "3", "5", "0.786", "0.688", "0.733", "9 of 11", "0.750",
+                  "0.550", "0.600"],
+        "macro": ["9", "8", "7", "1", "2", "0.875", "0.778", "0.824", "6 of 7", "0.850",
+                  "0.700", "0.710"],
+        "overall": ["25", "22", "18", "4", "7", "0.818", "0.720", "0.766", "15 of 18", "0.800",
+                    "0.600", "0.650"],
     }
-    assert "(4 videos)" in page and "at least 0.5" in page
+    assert "at least 0.5" in page
     assert "could not be spotted: 1" in page and "2 micro, 0 macro" in page
     assert "Blinks annotated: 12." in page
 
@@ -217,10 +243,12 @@ def test_every_page_lists_its_files_with_their_md5(tmp_path) -> None:
                 assert not file.exists(), (name, path)
             else:
                 assert md5 == hashlib.md5(file.read_bytes()).hexdigest(), (name, path)
-    (tmp_path / "metrics/spotting.json").unlink()
+    for name in ("spotting", "spotting_tuning"):
+        (tmp_path / f"metrics/{name}.json").unlink()
     page = render_pages(tmp_path)["spotting.md"]
     assert "No `metrics/spotting.json` in this project folder" in page
-    assert parse_sources(page) == {"metrics/spotting.json": None}
+    assert parse_sources(page) == {f"metrics/spotting{suffix}.json": None
+                                   for suffix in ("", "_200fps", "_tuning")}
 
 
 def test_the_command_writes_the_pages_and_keeps_other_folders(tmp_path, capsys) -> None:

@@ -23,6 +23,9 @@ class SpotCorpusConfig:
     # builtin (the stills at frame_height, 240×240) | casme2 (640×480, face ≈ 280 px).
     resolution: Literal["builtin", "casme2"] = "builtin"
     frame_height: int = 240  # with resolution builtin: the frames' height, pixels
+    # Whose faces: bundled (the 11 committed stills, which every tuning corpus draws on) | real
+    # (the 82 CC BY photographs of synth.identities: real, which no tuning corpus uses).
+    identities: Literal["bundled", "real"] = "bundled"
     # Counts per minute of video (each video's count is the rate's, give or take one; a video
     # has at least one micro-expression, one macro-expression and one utterance).
     micro_per_minute: float = 10.0
@@ -38,12 +41,14 @@ class SpotCorpusConfig:
     # Head motion over a video: peak drift (aligned pixels) and peak roll (degrees).
     drift_px: float = 3.0
     rotation_deg: float = 2.0
+    # Peak head turn (yaw, about the vertical axis) over a video, degrees; 0: none. The face's
+    # depth from an ellipsoid and a nose moves the near parts more than the outline.
+    yaw_deg: float = 0.0
     noise_sigma: float = 2.0  # sensor noise, grey levels (as synth.noise_sigma)
     flicker: float = 0.02  # illumination flicker (as synth.flicker)
     jpeg_quality: int = 90  # of the written frames
 
-    def validate(self) -> None:
-        key = "spot.corpus"
+    def validate(self, key: str = "spot.corpus") -> None:
         if self.videos < 1:
             raise ConfigError(f"{key}.videos: must be at least 1")
         if self.videos_per_subject < 1:
@@ -55,17 +60,24 @@ class SpotCorpusConfig:
         if not 12.0 <= self.min_seconds <= self.max_seconds:
             raise ConfigError(f"{key}.min_seconds/max_seconds: need 12 <= min_seconds <= "
                               "max_seconds")
+        if self.identities not in ("bundled", "real"):
+            raise ConfigError(f"{key}.identities: {self.identities!r} is not bundled or real")
         if self.frame_height < 64:
             raise ConfigError(f"{key}.frame_height: {self.frame_height} must be at least 64")
         for name in ("micro_per_minute", "macro_per_minute", "speech_per_minute",
                      "blinks_per_minute", "micro_intensity", "macro_intensity", "drift_px",
-                     "rotation_deg", "noise_sigma", "flicker"):
+                     "rotation_deg", "yaw_deg", "noise_sigma", "flicker"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key}.{name}: must not be negative")
         if not 0.0 <= self.blink_in_expression <= 1.0:
             raise ConfigError(f"{key}.blink_in_expression: not in [0, 1]")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"{key}.jpeg_quality: {self.jpeg_quality} is not in [1, 100]")
+
+
+# The built-in corpora of SpotConfig, each spotted and scored by its own run of the spotting
+# stages (dvc.yaml: long_videos@<name> ... evaluate_spotting@<name>).
+CORPORA = ("corpus", "corpus_200fps", "tuning_corpus")
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,16 @@ class SpotConfig:
     # The long videos the `long_videos`/`spot` stages read: "builtin" (the corpus below,
     # rendered) or the folder of a CAS(ME)^3 part A delivery (its v2 sheet and frames).
     videos: str = "builtin"
-    corpus: SpotCorpusConfig = field(default_factory=SpotCorpusConfig)
+    # The built-in corpus scored by `dvc repro` (with spot.videos: builtin) and never tuned on:
+    # 30 fps as CAS(ME)^3, faces no tuning corpus uses, the head turning as well as drifting.
+    corpus: SpotCorpusConfig = field(default_factory=lambda: SpotCorpusConfig(
+        seed=3, identities="real", yaw_deg=5.0))
+    # Beside it, built-in whatever spot.videos says: the same design at SAMM-LV's 200 fps, and
+    # the corpus the method was tuned on and scored after each change (seed 0, bundled faces).
+    corpus_200fps: SpotCorpusConfig = field(default_factory=lambda: SpotCorpusConfig(
+        seed=4, videos=4, videos_per_subject=1, fps=200, min_seconds=15.0, max_seconds=25.0,
+        identities="real", yaw_deg=5.0))
+    tuning_corpus: SpotCorpusConfig = field(default_factory=SpotCorpusConfig)
     # --- The spotting method (`attrmer.spot`). Pixels are those of a 112 px aligned
     # face whatever flow_size is; seconds become frames at the video's frame rate.
     # Side of the aligned face crop the optical flow is measured on, and Farneback's averaging
@@ -130,7 +151,8 @@ class SpotConfig:
         if not self.videos.strip():
             raise ConfigError("spot.videos: empty; builtin or the folder of a CAS(ME)^3 part A "
                               "delivery")
-        self.corpus.validate()
+        for name in CORPORA:
+            getattr(self, name).validate(f"spot.{name}")
         if self.flow_size < 32:
             raise ConfigError(f"spot.flow_size: {self.flow_size} must be at least 32")
         if self.flow_window < 3 or self.flow_window % 2 == 0:

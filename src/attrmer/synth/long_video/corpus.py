@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from attrmer.config import SpotCorpusConfig
 from attrmer.io import owned_folder
-from attrmer.synth.identities import Face, load_faces
+from attrmer.synth.identities import Face, load_faces, real_subjects
 from attrmer.synth.long_video.speech import (
     SPEECH_NOTICE,
     SpeechTracks,
@@ -74,6 +74,36 @@ def roll_field(face: Face) -> np.ndarray:
     return np.stack([-y, x], axis=-1)
 
 
+# The head as seen from above: an ellipsoid as deep as it is wide (its half-width: the
+# jaw's), and the nose standing out of it by this share of that half-width.
+NOSE_HEIGHT = 0.35
+NOSE_SPREAD = 0.15  # the nose bump's standard deviation, in half-widths
+
+
+def yaw_field(face: Face) -> np.ndarray:
+    """Displacement per radian of head turn about the vertical axis through the head's centre
+    (first order): a point moves sideways by its depth in front of that axis, so the nose moves
+    most and the outline not at all."""
+    height, width = face.image.shape[:2]
+    marks = face.landmarks
+    jaw = marks[:17]
+    centre_x = float(jaw[:, 0].mean())
+    half_width = float(jaw[:, 0].max() - jaw[:, 0].min()) / 2
+    top, bottom = float(marks[17:27, 1].min()), float(jaw[:, 1].max())
+    # The brows sit about a third of the way down the head: the ellipse reaches above them.
+    half_height = (bottom - top) * 0.75
+    centre_y = bottom - half_height
+    x, y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    inside = 1.0 - ((x - centre_x) / half_width) ** 2 - ((y - centre_y) / half_height) ** 2
+    depth = half_width * np.sqrt(np.clip(inside, 0.0, None))
+    nose = marks[30]
+    spread = NOSE_SPREAD * half_width
+    depth += NOSE_HEIGHT * half_width * np.exp(
+        -((x - nose[0]) ** 2 + (y - nose[1]) ** 2) / (2 * spread ** 2))
+    depth[inside <= 0] = 0.0  # outside the head (hair, background) nothing turns
+    return np.stack([depth, np.zeros_like(depth)], axis=-1).astype(np.float32)
+
+
 def speech_taper(n_frames: int, fps: float) -> np.ndarray:
     """1 inside an utterance, raised-cosine fades to 0 at its first and last frames."""
     fade = max(1, round(SPEECH_FADE_S * fps))
@@ -99,6 +129,9 @@ def video_motion(spec: VideoSpec, face: Face, tracks: SpeechTracks, cfg: SpotCor
     ppa = face.pixels_per_aligned_pixel
     fields: list[np.ndarray] = [roll_field(face)]
     columns: list[np.ndarray] = [spec.roll]
+    if spec.yaw is not None:
+        fields.append(yaw_field(face))
+        columns.append(spec.yaw)
     expressions = []
     for event in spec.expressions:
         intensity = cfg.micro_intensity if event.kind == "micro" else cfg.macro_intensity
@@ -156,6 +189,8 @@ def video_motion(spec: VideoSpec, face: Face, tracks: SpeechTracks, cfg: SpotCor
         "speech": utterances,
         "drift_peak_aligned_px": round(float(np.linalg.norm(spec.drift, axis=1).max()), 3),
         "roll_peak_deg": round(float(np.rad2deg(np.abs(spec.roll).max())), 3),
+        **({"yaw_peak_deg": round(float(np.rad2deg(np.abs(spec.yaw).max())), 3)}
+           if spec.yaw is not None else {}),
         "gain_range": [round(float(spec.gain.min()), 4), round(float(spec.gain.max()), 4)],
     }
     return VideoMotion(fields, np.stack(columns, axis=1), spec.drift * ppa, truth)
@@ -214,7 +249,7 @@ _worker: dict = {}
 def _init_worker(cfg: SpotCorpusConfig) -> None:
     # One thread per worker: the pool already uses the cores.
     cv2.setNumThreads(1)
-    _worker.update(cfg=cfg, faces=_faces(cfg), tracks=load_speech_tracks())
+    _worker.update(cfg=cfg, faces=corpus_faces(cfg), tracks=load_speech_tracks())
 
 
 def _render_task(task: tuple[str, VideoSpec]) -> dict:
@@ -223,8 +258,14 @@ def _render_task(task: tuple[str, VideoSpec]) -> dict:
     return write_video(Path(root), spec, faces[spec.subject], _worker["tracks"], _worker["cfg"])
 
 
-def _faces(cfg: SpotCorpusConfig) -> list[Face]:
-    return load_faces(cfg.frame_height, resolution=cfg.resolution)
+def corpus_faces(cfg: SpotCorpusConfig) -> list[Face]:
+    """The faces the corpus draws on: the bundled stills, or the real photographs alone."""
+    faces = load_faces(cfg.frame_height, resolution=cfg.resolution,
+                       real=cfg.identities == "real")
+    if cfg.identities == "real":
+        real = set(real_subjects())
+        faces = [face for face in faces if face.subject in real]
+    return faces
 
 
 def _track_frames(tracks: SpeechTracks, fps: float) -> list[int]:
@@ -240,7 +281,7 @@ def render_long_corpus(out_dir: Path, cfg: SpotCorpusConfig, *, workers: int | N
     """
     cfg.validate()
     out_dir = Path(out_dir)
-    faces = _faces(cfg)
+    faces = corpus_faces(cfg)
     tracks = load_speech_tracks()
     specs = plan_long_corpus(cfg, faces, _track_frames(tracks, cfg.fps))
     by_subject = {face.subject: face for face in faces}

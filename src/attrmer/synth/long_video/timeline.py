@@ -91,6 +91,8 @@ class VideoSpec:
     roll: np.ndarray = field(repr=False)  # (n,) head roll, radians
     gain: np.ndarray = field(repr=False)  # (n,) illumination gain
     noise_seed: int = 0
+    # (n,) head turn, radians; None: the head does not turn (spot.corpus.yaw_deg 0).
+    yaw: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def subject_name(self) -> str:
@@ -245,9 +247,11 @@ def _place_blinks(rng: np.random.Generator, count: int, n_frames: int,
 
 
 def plan_video(rng: np.random.Generator, face: Face, filename: str, n_tracks: int,
-               track_frames: list[int], cfg: SpotCorpusConfig) -> VideoSpec:
+               track_frames: list[int], cfg: SpotCorpusConfig,
+               turn_rng: np.random.Generator | None = None) -> VideoSpec:
     """One video's events and nuisances. `track_frames`: each speech track's length at
-    `cfg.fps`."""
+    `cfg.fps`. The head's turn is drawn from `turn_rng` (needed when cfg.yaw_deg > 0), so that
+    a corpus without turns draws exactly what it drew before turns existed."""
     n_frames = round(rng.uniform(cfg.min_seconds, cfg.max_seconds) * cfg.fps)
     counts = _counts(rng, cfg, n_frames / cfg.fps / 60.0)
     events: list = [_draw_expression(rng, kind, face, cfg)
@@ -270,6 +274,12 @@ def plan_video(rng: np.random.Generator, face: Face, filename: str, n_tracks: in
                                                                        direction[0]]))
     roll = np.deg2rad(cfg.rotation_deg) * rng.uniform(0.5, 1.0) * slow_curve(rng, n_frames,
                                                                             cfg.fps)
+    yaw = None
+    if cfg.yaw_deg > 0:
+        if turn_rng is None:
+            raise ValueError("plan_video: spot.corpus.yaw_deg > 0 needs a turn_rng")
+        yaw = np.deg2rad(cfg.yaw_deg) * turn_rng.uniform(0.5, 1.0) * slow_curve(
+            turn_rng, n_frames, cfg.fps)
     return VideoSpec(
         subject=face.subject, filename=filename, n_frames=n_frames,
         expressions=tuple(sorted(expressions, key=lambda e: e.start)),
@@ -277,6 +287,7 @@ def plan_video(rng: np.random.Generator, face: Face, filename: str, n_tracks: in
         blinks=tuple(blinks), drift=drift, roll=roll,
         gain=flicker_gain(rng, n_frames, cfg.fps, cfg.flicker),
         noise_seed=int(rng.integers(0, 2**31 - 1)),
+        yaw=yaw,
     )
 
 
@@ -296,5 +307,7 @@ def plan_long_corpus(cfg: SpotCorpusConfig, faces: list[Face], track_frames: lis
         filename = chr(ord("a") + number % cfg.videos_per_subject)
         # Each video from its own stream: one video's draws do not shift the next one's.
         video_rng = np.random.default_rng([cfg.seed, number])
-        specs.append(plan_video(video_rng, face, filename, len(track_frames), track_frames, cfg))
+        turn_rng = np.random.default_rng([cfg.seed, number, 1])
+        specs.append(plan_video(video_rng, face, filename, len(track_frames), track_frames, cfg,
+                                turn_rng))
     return specs
