@@ -4,7 +4,9 @@ Landmark jitter between frames is as large as a micro-expression, so a clip gets
 dlib's HOG detector finds the face on the onset frame (retrying with upsampling, then on later
 frames; the largest face wins), the 68-point model locates the landmarks, and a weighted
 least-squares similarity transform (Umeyama) takes the eye centres, nose tip and mouth corners
-onto a fixed template in the size×size output. Every frame is warped with that one transform.
+onto a fixed template in the size×size output. Every frame is warped with that one transform,
+as it is read: given frames decoded on access (`LazyFrames`), a clip is aligned holding one
+full-resolution frame at a time, however long the clip and large its frames.
 
 Not for detecting faces per frame or tracking them; a clip whose face cannot be found raises
 `ClipError` with the reason.
@@ -12,6 +14,8 @@ Not for detecting faces per frame or tracking them; a clip whose face cannot be 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -85,28 +89,47 @@ def similarity_transform(
     source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
     """Weighted least-squares rotation + uniform scale + translation (Umeyama 1991) taking
-    `source` points onto `target` points, as a 2×3 matrix."""
+    `source` points onto `target` points, as a 2×3 matrix.
+
+    In 2-D Umeyama's SVD solution has a closed form: with the points centred on their weighted
+    means and read as complex numbers s and t, scale·rotation is a + ib = Σ w s̄ t / Σ w |s|²
+    (which never reflects). It is computed here with elementwise products and exactly rounded
+    sums (`math.fsum`) rather than BLAS and LAPACK, whose kernels depend on the CPU: the
+    matrix, and the pixels warped by it, are then the same bits on every machine.
+    """
     source = np.asarray(source, np.float64)
     target = np.asarray(target, np.float64)
     weights = np.ones(len(source)) if weights is None else np.asarray(weights, np.float64)
-    weights = weights / weights.sum()
-    source_mean, target_mean = weights @ source, weights @ target
-    source_c, target_c = source - source_mean, target - target_mean
-    covariance = (weights[:, None] * target_c).T @ source_c
-    u, singular, vt = np.linalg.svd(covariance)
-    reflection = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ reflection @ vt
-    variance = weights @ (source_c**2).sum(axis=1)
+    weights = weights / math.fsum(weights)
+    sx, sy, tx, ty = source[:, 0], source[:, 1], target[:, 0], target[:, 1]
+    mean_sx, mean_sy = math.fsum(weights * sx), math.fsum(weights * sy)
+    mean_tx, mean_ty = math.fsum(weights * tx), math.fsum(weights * ty)
+    sx, sy, tx, ty = sx - mean_sx, sy - mean_sy, tx - mean_tx, ty - mean_ty
+    variance = math.fsum(weights * (sx * sx + sy * sy))
     if variance == 0:
         raise ValueError("similarity transform needs distinct source points")
-    scale = np.trace(np.diag(singular) @ reflection) / variance
-    translation = target_mean - scale * rotation @ source_mean
-    return np.hstack([scale * rotation, translation[:, None]])
+    a = math.fsum(weights * (sx * tx + sy * ty)) / variance
+    b = math.fsum(weights * (sx * ty - sy * tx)) / variance
+    return np.array([[a, -b, mean_tx - (a * mean_sx - b * mean_sy)],
+                     [b, a, mean_ty - (b * mean_sx + a * mean_sy)]])
 
 
 def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` (…, 2) mapped by the 2×3 `matrix`, elementwise (the same bits on every CPU,
+    unlike a BLAS product)."""
     points = np.asarray(points, np.float64)
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    m = np.asarray(matrix, np.float64)
+    x, y = points[..., 0], points[..., 1]
+    return np.stack([m[0, 0] * x + m[0, 1] * y + m[0, 2],
+                     m[1, 0] * x + m[1, 1] * y + m[1, 2]], axis=-1)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2×3 affine map `outer` after `inner`, elementwise like `apply_transform`."""
+    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
+    linear = outer[:, :1] * inner[0] + outer[:, 1:2] * inner[1]
+    linear[:, 2] += outer[:, 2]
+    return linear
 
 
 class FaceAligner:
@@ -157,25 +180,77 @@ class FaceAligner:
         shape = self._predictor(frame, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
-    def locate(self, frames: list[np.ndarray]) -> tuple[int, np.ndarray]:
-        """(frame index, landmarks): the onset frame first, then up to
-        `max_detection_frames` later frames spread over the clip."""
-        attempts = [(0, 0), (0, 1)]
-        if len(frames) > 1 and self.max_detection_frames > 0:
-            later = np.linspace(1, len(frames) - 1, self.max_detection_frames).round()
-            attempts += [(int(i), up) for i in np.unique(later) for up in (0, 1)]
-        for index, upsample in attempts:
-            landmarks = self.detect(frames[index], upsample)
-            if landmarks is not None:
-                return index, landmarks
-        raise ClipError("no face found")
+    def detection_attempts(self, count: int) -> dict[int, tuple[int, ...]]:
+        """Where a clip of `count` frames is searched for its face: frame index -> the
+        upsampling levels tried on it, in the order tried. The onset frame first, then up to
+        `max_detection_frames` later frames spread over the clip; ascending indices, so that
+        one pass over the frames meets every attempt in its turn."""
+        attempts = {0: (0, 1)}
+        if count > 1 and self.max_detection_frames > 0:
+            later = np.linspace(1, count - 1, self.max_detection_frames).round()
+            attempts.update((int(i), (0, 1)) for i in np.unique(later))
+        return attempts
 
-    def align(self, frames: list[np.ndarray]) -> Alignment:
-        """Warp every frame of a clip with the one transform found on its onset frame."""
-        if not frames:
+    def align(self, frames: Sequence[np.ndarray]) -> Alignment:
+        """Warp every frame of a clip with the one transform found on its onset frame (or the
+        first later frame of `detection_attempts` that shows a face).
+
+        One pass in order: each frame is read once, searched for the face while none is found
+        yet, and warped as soon as the transform is known; only the frames before the one the
+        face was found on (none, when it is the onset) are read a second time. The first
+        unreadable frame (`ClipError` from reading `frames[i]`) fails the clip before a face
+        that is missing or leaves the frame does, as if the clip had been decoded whole first.
+        """
+        count = len(frames)
+        if count == 0:
             raise ClipError("no frames")
-        index, landmarks = self.locate(frames)
-        height, width = frames[index].shape[:2]
+        attempts = self.detection_attempts(count)
+        aligned = np.empty((count, self.size, self.size, 3), np.uint8)
+        found: tuple[int, np.ndarray, np.ndarray] | None = None  # index, landmarks, matrix
+        face_problem: ClipError | None = None
+        warp: FrameWarp | None = None
+        for index in range(count):
+            frame = frames[index]
+            if index == 0:
+                height, width = frame.shape[:2]
+            if found is None and face_problem is None and index in attempts:
+                landmarks = self._first_face(frame, attempts[index])
+                if landmarks is not None:
+                    try:
+                        matrix = self._clip_transform(frame, index, landmarks)
+                    except ClipError as exc:
+                        face_problem = exc  # raised once every frame has been read
+                    else:
+                        found = (index, landmarks, matrix)
+                        warp = FrameWarp(matrix, self.size, width, height)
+            if warp is not None:
+                warp(frame, aligned[index])
+        if face_problem is not None:
+            raise face_problem
+        if found is None or warp is None:
+            raise ClipError("no face found")
+        detected, landmarks, matrix = found
+        for index in range(detected):
+            warp(frames[index], aligned[index])
+        return Alignment(
+            frames=aligned,
+            matrix=matrix,
+            landmarks=apply_transform(matrix, landmarks).astype(np.float32),
+            source_landmarks=landmarks,
+            detected_frame=detected,
+        )
+
+    def _first_face(self, frame: np.ndarray, upsampling: tuple[int, ...]) -> np.ndarray | None:
+        for upsample in upsampling:
+            landmarks = self.detect(frame, upsample)
+            if landmarks is not None:
+                return landmarks
+        return None
+
+    def _clip_transform(self, frame: np.ndarray, index: int, landmarks: np.ndarray
+                        ) -> np.ndarray:
+        """The similarity transform onto the template, unless the face leaves the frame."""
+        height, width = frame.shape[:2]
         outside = _outside(landmarks, width, height)
         key_outside = _outside(key_points(landmarks), width, height)
         if outside.mean() > MAX_OUTSIDE_FRACTION or key_outside.any():
@@ -183,20 +258,26 @@ class FaceAligner:
                 "face leaves the frame",
                 f"{int(outside.sum())} of 68 landmarks outside frame {index}",
             )
-        matrix = similarity_transform(key_points(landmarks), self.template, KEY_POINT_WEIGHTS)
-        aligned = warp_frames(frames, matrix, self.size)
-        return Alignment(
-            frames=aligned,
-            matrix=matrix,
-            landmarks=apply_transform(matrix, landmarks).astype(np.float32),
-            source_landmarks=landmarks,
-            detected_frame=index,
-        )
+        return similarity_transform(key_points(landmarks), self.template, KEY_POINT_WEIGHTS)
 
 
-def warp_frames(frames: list[np.ndarray], matrix: np.ndarray, size: int, *,
+def warp_frames(frames: Sequence[np.ndarray], matrix: np.ndarray, size: int, *,
                 antialias: bool = True) -> np.ndarray:
-    """Every frame warped by `matrix` (source pixel -> aligned pixel) to size×size RGB uint8.
+    """Every frame warped by `matrix` (source pixel -> aligned pixel) to size×size RGB uint8
+    (`FrameWarp`, planned on the first frame's size)."""
+    aligned = np.empty((len(frames), size, size, 3), np.uint8)
+    if len(frames) == 0:
+        return aligned
+    height, width = frames[0].shape[:2]
+    warp = FrameWarp(matrix, size, width, height, antialias=antialias)
+    for index, frame in enumerate(frames):
+        warp(frame, aligned[index])
+    return aligned
+
+
+class FrameWarp:
+    """One clip's warp (`matrix`: source pixel -> aligned pixel) of width×height frames to
+    size×size RGB uint8, applied one frame at a time: `warp(frame, out)`.
 
     A similarity warp with bilinear sampling reads 4 source pixels per output pixel: shrinking
     a face 3-5x (CASME II, SAMM, MMEW frames to 112 px) that way aliases the sensor noise and
@@ -210,28 +291,35 @@ def warp_frames(frames: list[np.ndarray], matrix: np.ndarray, size: int, *,
 
     antialias=False is the plain bilinear warp, kept for measuring what the area pass buys.
     """
-    frames = list(frames)
-    aligned = np.empty((len(frames), size, size, 3), np.uint8)
-    if not frames:
-        return aligned
-    height, width = frames[0].shape[:2]
-    plan = _prefilter_plan(matrix, size, width, height) if antialias else None
-    for i, frame in enumerate(frames):
-        source, residual = frame, np.asarray(matrix, np.float64)
-        if plan is not None:
-            top, bottom, left, right = plan.crop
+
+    def __init__(self, matrix: np.ndarray, size: int, width: int, height: int, *,
+                 antialias: bool = True) -> None:
+        self.matrix = np.asarray(matrix, np.float64)
+        self.size = size
+        self.plan = _prefilter_plan(self.matrix, size, width, height) if antialias else None
+        # The area passes' outputs, allocated once per clip rather than once per frame.
+        self._scratch: list[np.ndarray | None] = [None] * (len(self.plan.steps)
+                                                           if self.plan else 0)
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray) -> None:
+        """Warp `frame` into `out` (size×size×3 uint8, e.g. one frame of a clip's array)."""
+        source, residual = frame, self.matrix
+        if self.plan is not None:
+            top, bottom, left, right = self.plan.crop
             source = frame[top:bottom, left:right]
-            for step in plan.steps:
-                source = cv2.resize(source, step, interpolation=cv2.INTER_AREA)
-            residual = plan.residual
-        cv2.warpAffine(source, residual, (size, size), dst=aligned[i],
+            for step_index, step in enumerate(self.plan.steps):
+                source = cv2.resize(source, step, dst=self._scratch[step_index],
+                                    interpolation=cv2.INTER_AREA)
+                self._scratch[step_index] = source
+            residual = self.plan.residual
+        cv2.warpAffine(source, residual, (self.size, self.size), dst=out,
                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return aligned
 
 
 def transform_scale(matrix: np.ndarray) -> float:
     """Aligned pixels per source pixel of a similarity transform (below 1: it shrinks)."""
-    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix, np.float64)[:, :2]))))
+    m = np.asarray(matrix, np.float64)
+    return math.sqrt(abs(float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])))
 
 
 # Shrinks by less than this are left to the warp: bilinear sampling at a scale this close to 1
@@ -275,9 +363,7 @@ def _prefilter_plan(matrix: np.ndarray, size: int, width: int, height: int
     sx, sy = small_w / crop_w, small_h / crop_h
     to_small = np.array([[sx, 0.0, (0.5 - left) * sx - 0.5],
                          [0.0, sy, (0.5 - top) * sy - 0.5]])
-    from_small = cv2.invertAffineTransform(to_small)
-    linear = matrix[:, :2] @ from_small[:, :2]
-    residual = np.hstack([linear, (matrix[:, :2] @ from_small[:, 2] + matrix[:, 2])[:, None]])
+    residual = compose(matrix, cv2.invertAffineTransform(to_small))
     return _Prefilter((top, bottom, left, right), tuple(steps), residual)
 
 

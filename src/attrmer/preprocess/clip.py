@@ -10,6 +10,7 @@ one-clip `attrmer predict` starts fast. The stages that run this over a dataset 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -33,9 +34,12 @@ class ProcessedClip:
     status: str = "ok"
 
 
-def align_clip(frames: list[np.ndarray], aligner: FaceAligner) -> Alignment:
-    """Align a decoded clip; a clip too short for TIM fails here, before any detection."""
+def align_clip(frames: Sequence[np.ndarray], aligner: FaceAligner) -> Alignment:
+    """Align a clip (decoded frames, or `LazyFrames` decoded as it goes); a clip too short for
+    TIM fails here, before any detection."""
     if len(frames) < 2:
+        # Read first: an unreadable lone frame is reported as such, whichever kind `frames` is.
+        list(frames)
         raise ClipError("one-frame clip", "TIM needs at least 2 frames")
     return aligner.align(frames)
 

@@ -1,13 +1,16 @@
-"""Reading a clip's frames into memory: image files, frame folders and video files.
+"""Reading a clip's frames: image files, frame folders and video files.
 
-Every reader returns a list of RGB uint8 H×W×3 arrays (grey images are promoted to three
-channels) or raises `ClipError` with a short reason that the stages record per clip. Nothing
-here looks for faces or changes the frames' geometry.
+Every frame is an RGB uint8 H×W×3 array (grey images are promoted to three channels); a bad
+one raises `ClipError` with a short reason that the stages record per clip. `LazyFrames` is a
+clip's frame files as a sequence decoded one frame per access, for the align stage, which
+keeps only the small aligned frames (a 1,000-frame SAMM clip is 6.7 GB decoded whole); the
+other readers return lists. Nothing here looks for faces or changes the frames' geometry.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -54,22 +57,49 @@ def decode_image(path: Path) -> np.ndarray:
     return image
 
 
-def load_clip_frames(paths: list[Path]) -> list[np.ndarray]:
-    """Decode a clip's frame files, in the given order; all frames must share one size."""
-    if not paths:
-        raise ClipError("no frames")
-    frames = []
-    for path in paths:
-        frame = decode_image(Path(path))
-        if frames and frame.shape != frames[0].shape:
-            height, width = frames[0].shape[:2]
+class LazyFrames(Sequence[np.ndarray]):
+    """A clip's frame files, in the given order, as a sequence whose items are decoded on each
+    access and not kept: holding it costs a list of paths, whatever the clip's length and the
+    frames' size. Every frame must have the first frame's size (`ClipError` otherwise).
+
+    Indexing twice decodes twice; a reader that needs a frame again either keeps it or pays
+    for it (`FaceAligner.align` reads each frame once, and again only the frames before the
+    one its face was found on, when that is not the onset).
+    """
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        if not paths:
+            raise ClipError("no frames")
+        self.paths = [Path(path) for path in paths]
+        self._first_shape: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not isinstance(index, int):
+            raise TypeError("LazyFrames is indexed by one int; slice its `paths` instead")
+        path = self.paths[index]
+        frame = decode_image(path)
+        if self._first_shape is None:
+            self._first_shape = frame.shape if index in (0, -len(self)) else self[0].shape
+        if frame.shape != self._first_shape:
+            height, width = self._first_shape[:2]
             raise ClipError(
                 "frames of different sizes",
-                f"{Path(path).name} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"{path.name} is {frame.shape[1]}x{frame.shape[0]}, "
                 f"the first frame {width}x{height}",
             )
-        frames.append(frame)
-    return frames
+        return frame
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[index] for index in range(len(self)))
+
+
+def load_clip_frames(paths: Sequence[str | Path]) -> list[np.ndarray]:
+    """Decode a clip's frame files, in the given order, into memory at once; all frames must
+    share one size. A whole clip at full resolution: see `LazyFrames` for one at a time."""
+    return list(LazyFrames(paths))
 
 
 def read_video(path: Path, max_frames: int | None = None) -> list[np.ndarray]:

@@ -37,7 +37,7 @@ from attrmer.preprocess.clip import (
     rgb_from_aligned,
 )
 from attrmer.preprocess.flow import FLOW_FIELD_KEYS
-from attrmer.preprocess.frames import ClipError, load_clip_frames
+from attrmer.preprocess.frames import ClipError, LazyFrames
 from attrmer.preprocess.store import ClipStore, ClipStoreWriter, encode_clip
 
 # Manifest columns carried into every store's per-clip metadata.
@@ -255,7 +255,9 @@ def _init_derive(aligned: ClipStore, options: dict[str, Any]) -> None:
 
 def _align_task(row: dict[str, Any]) -> tuple[str, Any]:
     try:
-        frames = load_clip_frames(frame_paths(row))
+        # Decoded one at a time as they are aligned: a worker holds one source frame, not
+        # the clip (a 1,000-frame SAMM clip is 6.7 GB decoded).
+        frames = LazyFrames(frame_paths(row))
         alignment = align_clip(frames, _worker["aligner"])
     except ClipError as exc:
         return row["key"], exc
@@ -283,12 +285,33 @@ def _flow_task(index: int) -> tuple[int, Any]:
     return index, encode_clip(flow.astype(np.float16), options["gzip_level"])
 
 
-def resolve_workers(workers: int, tasks: int) -> int:
-    """`preprocess.workers` (0: one per CPU this process may use) capped at the number of
-    clips."""
-    from attrmer.cpus import available_cpus
+# What one worker process of the three stages may hold at its peak, for choosing how many run
+# side by side. bench/preprocess_memory.py (bench/results/preprocess_memory.json) measured, on
+# 1,000-frame clips (5 s at 200 fps, the longest data.max_clip_seconds admits): 0.25 GB for
+# the align stage streaming 2040×1088 (SAMM) frames, 0.36 GB for the interpolate stage's TIM
+# and 0.28 GB for the flow stage's. What grows with a clip's length is its aligned frames
+# (37 MB per 1,000) and TIM's float32 copy of them (150 MB): this bound holds clips of about
+# 1,800 frames.
+WORKER_PEAK_BYTES = 512 * 2**20
 
-    wanted = workers or available_cpus()
+
+def resolve_workers(workers: int, tasks: int) -> int:
+    """Worker processes for `tasks` clips: `preprocess.workers`, capped at the number of clips.
+
+    0 (the default): one per CPU this process may use (`available_cpus`: affinity mask and
+    cgroup quota), but no more than the memory available (`available_memory`: MemAvailable
+    and the cgroup's limit) holds at `WORKER_PEAK_BYTES` each, and at least one. A count
+    given explicitly is taken as it is.
+    """
+    from attrmer.cpus import available_cpus
+    from attrmer.memory import available_memory
+
+    wanted = workers
+    if not wanted:
+        wanted = available_cpus()
+        memory = available_memory()
+        if memory is not None:
+            wanted = min(wanted, memory // WORKER_PEAK_BYTES)
     return max(1, min(wanted, tasks))
 
 
