@@ -287,9 +287,9 @@ def _flow_task(index: int) -> tuple[int, Any]:
 
 # What one worker process of the three stages may hold at its peak, for choosing how many run
 # side by side. bench/preprocess_memory.py (bench/results/preprocess_memory.json) measured, on
-# 1,000-frame clips (5 s at 200 fps, the longest data.max_clip_seconds admits): 0.25 GB for
-# the align stage streaming 2040×1088 (SAMM) frames, 0.36 GB for the interpolate stage's TIM
-# and 0.28 GB for the flow stage's. What grows with a clip's length is its aligned frames
+# 1,000-frame clips (5 s at 200 fps, the longest data.max_clip_seconds admits): 252 MiB for
+# the align stage streaming 2040×1088 (SAMM) frames, 364 MiB for the interpolate stage's TIM
+# and 281 MiB for the flow stage's. What grows with a clip's length is its aligned frames
 # (37 MB per 1,000) and TIM's float32 copy of them (150 MB): this bound holds clips of about
 # 1,800 frames.
 WORKER_PEAK_BYTES = 512 * 2**20
