@@ -223,7 +223,8 @@ class PreprocessConfig:
     size: int = 112
     # Frames per clip after TIM.
     frames: int = 16
-    # Worker processes for the per-clip work (0: one per CPU this process may use).
+    # Worker processes for the per-clip work (0: one per CPU this process may use, but no more
+    # than the available memory holds at 512 MiB each; a worker streams its clip's frames).
     workers: int = 0
     # The stage fails as a whole when more than this share of clips fail.
     max_failure_fraction: float = 0.2
