@@ -45,8 +45,10 @@ def test_align_stage_runs_on_a_real_sized_corpus(tmp_path, resolution: str) -> N
     with ClipStore(tmp_path / "aligned.h5") as store:
         matrices = store.meta_array("align_matrix")
         scales = 1 / np.sqrt(np.abs(np.linalg.det(matrices[:, :, :2])))
-        # dlib finds the faces; its landmarks put the shrink within a few % of the layout's.
-        np.testing.assert_allclose(scales, layout.pixels_per_aligned_px, rtol=0.06)
+        # dlib finds the faces; its landmarks put the shrink within a few % of the layout's
+        # (SAMM's first face is the farthest off: 5.2 % with IPP's bicubic still, 6.4 % with
+        # OpenCV's, which the renderer uses since it is the same on every CPU).
+        np.testing.assert_allclose(scales, layout.pixels_per_aligned_px, rtol=0.07)
         landmarks = store.meta_array("landmarks")
         assert landmarks.min() >= 4 and landmarks.max() <= 107
         assert store.read(0).shape[1:] == (112, 112, 3)

@@ -14,6 +14,7 @@ Not for detecting faces per frame or tracking them; a clip whose face cannot be 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,28 +89,47 @@ def similarity_transform(
     source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
     """Weighted least-squares rotation + uniform scale + translation (Umeyama 1991) taking
-    `source` points onto `target` points, as a 2×3 matrix."""
+    `source` points onto `target` points, as a 2×3 matrix.
+
+    In 2-D Umeyama's SVD solution has a closed form: with the points centred on their weighted
+    means and read as complex numbers s and t, scale·rotation is a + ib = Σ w s̄ t / Σ w |s|²
+    (which never reflects). It is computed here with elementwise products and exactly rounded
+    sums (`math.fsum`) rather than BLAS and LAPACK, whose kernels depend on the CPU: the
+    matrix, and the pixels warped by it, are then the same bits on every machine.
+    """
     source = np.asarray(source, np.float64)
     target = np.asarray(target, np.float64)
     weights = np.ones(len(source)) if weights is None else np.asarray(weights, np.float64)
-    weights = weights / weights.sum()
-    source_mean, target_mean = weights @ source, weights @ target
-    source_c, target_c = source - source_mean, target - target_mean
-    covariance = (weights[:, None] * target_c).T @ source_c
-    u, singular, vt = np.linalg.svd(covariance)
-    reflection = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rotation = u @ reflection @ vt
-    variance = weights @ (source_c**2).sum(axis=1)
+    weights = weights / math.fsum(weights)
+    sx, sy, tx, ty = source[:, 0], source[:, 1], target[:, 0], target[:, 1]
+    mean_sx, mean_sy = math.fsum(weights * sx), math.fsum(weights * sy)
+    mean_tx, mean_ty = math.fsum(weights * tx), math.fsum(weights * ty)
+    sx, sy, tx, ty = sx - mean_sx, sy - mean_sy, tx - mean_tx, ty - mean_ty
+    variance = math.fsum(weights * (sx * sx + sy * sy))
     if variance == 0:
         raise ValueError("similarity transform needs distinct source points")
-    scale = np.trace(np.diag(singular) @ reflection) / variance
-    translation = target_mean - scale * rotation @ source_mean
-    return np.hstack([scale * rotation, translation[:, None]])
+    a = math.fsum(weights * (sx * tx + sy * ty)) / variance
+    b = math.fsum(weights * (sx * ty - sy * tx)) / variance
+    return np.array([[a, -b, mean_tx - (a * mean_sx - b * mean_sy)],
+                     [b, a, mean_ty - (b * mean_sx + a * mean_sy)]])
 
 
 def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` (…, 2) mapped by the 2×3 `matrix`, elementwise (the same bits on every CPU,
+    unlike a BLAS product)."""
     points = np.asarray(points, np.float64)
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    m = np.asarray(matrix, np.float64)
+    x, y = points[..., 0], points[..., 1]
+    return np.stack([m[0, 0] * x + m[0, 1] * y + m[0, 2],
+                     m[1, 0] * x + m[1, 1] * y + m[1, 2]], axis=-1)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2×3 affine map `outer` after `inner`, elementwise like `apply_transform`."""
+    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
+    linear = outer[:, :1] * inner[0] + outer[:, 1:2] * inner[1]
+    linear[:, 2] += outer[:, 2]
+    return linear
 
 
 class FaceAligner:
@@ -298,7 +318,8 @@ class FrameWarp:
 
 def transform_scale(matrix: np.ndarray) -> float:
     """Aligned pixels per source pixel of a similarity transform (below 1: it shrinks)."""
-    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix, np.float64)[:, :2]))))
+    m = np.asarray(matrix, np.float64)
+    return math.sqrt(abs(float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])))
 
 
 # Shrinks by less than this are left to the warp: bilinear sampling at a scale this close to 1
@@ -342,9 +363,7 @@ def _prefilter_plan(matrix: np.ndarray, size: int, width: int, height: int
     sx, sy = small_w / crop_w, small_h / crop_h
     to_small = np.array([[sx, 0.0, (0.5 - left) * sx - 0.5],
                          [0.0, sy, (0.5 - top) * sy - 0.5]])
-    from_small = cv2.invertAffineTransform(to_small)
-    linear = matrix[:, :2] @ from_small[:, :2]
-    residual = np.hstack([linear, (matrix[:, :2] @ from_small[:, 2] + matrix[:, 2])[:, None]])
+    residual = compose(matrix, cv2.invertAffineTransform(to_small))
     return _Prefilter((top, bottom, left, right), tuple(steps), residual)
 
 

@@ -152,9 +152,17 @@ def _resized(image: np.ndarray, landmarks: np.ndarray, scale: float
     height, width = image.shape[:2]
     size = (round(width * scale), round(height * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    # OpenCV's own resampling, not Intel IPP's: IPP's bicubic kernel rounds differently on
+    # AVX2 and AVX-512 CPUs, so every frame of a face would differ between the two in a few
+    # pixels; OpenCV's is fixed-point arithmetic, the same bits on every CPU.
+    use_ipp = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)  # a per-thread setting
+    try:
+        resized = cv2.resize(image, size, interpolation=interpolation)
+    finally:
+        cv2.ipp.setUseIPP(use_ipp)
     # Pixel centres: a point at x in the still lies at (x + 0.5)·scale − 0.5 after resizing.
-    return (cv2.resize(image, size, interpolation=interpolation),
-            (landmarks + 0.5) * [size[0] / width, size[1] / height] - 0.5)
+    return resized, (landmarks + 0.5) * [size[0] / width, size[1] / height] - 0.5
 
 
 def _in_frame(image: np.ndarray, landmarks: np.ndarray, layout: FrameLayout, *, seed: int

@@ -24,6 +24,7 @@ Not for warping pixels (`warp.py`) or timing (`render.py`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,15 +203,20 @@ class FaceFrame:
             raise ValueError(f"expected 68×2 landmarks, got shape {landmarks.shape}")
         right_eye, left_eye = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
         across = left_eye - right_eye
-        interocular = float(np.linalg.norm(across))
+        interocular = math.hypot(*across)
         across = across / interocular
         down = np.array([-across[1], across[0]])  # +90° in image coordinates (y down)
         return cls(landmarks, (left_eye + right_eye) / 2, across, down, interocular)
 
     def lateral(self, points: np.ndarray) -> np.ndarray:
         """Signed distance from the midline along `across`: > 0 on the subject's left."""
-        midline_x = self.landmarks[[27, 28, 29, 30, 33, 51, 57, 8]] @ self.across
-        return points @ self.across - float(np.median(midline_x))
+        midline_x = self._along_across(self.landmarks[[27, 28, 29, 30, 33, 51, 57, 8]])
+        return self._along_across(points) - float(np.median(midline_x))
+
+    def _along_across(self, points: np.ndarray) -> np.ndarray:
+        # Elementwise rather than `points @ across`: BLAS's result depends on the CPU's
+        # kernel, and a renderer's frames should not (see `attrmer.synth.warp`).
+        return points[..., 0] * self.across[0] + points[..., 1] * self.across[1]
 
 
 def control_points(face: FaceFrame) -> np.ndarray:

@@ -11,6 +11,8 @@ Not for deciding what moves (`motion.py`) or when (`render.py`).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -20,13 +22,69 @@ GRID_STEP = 4
 # spline from overshooting between close points that move apart (the lids of a narrow eye),
 # at the cost of matching the control points a little less exactly.
 SMOOTHING = 3e-4
+# Grid nodes whose spline basis is evaluated at once (memory: QUERY_BLOCK × points × 8 bytes).
+QUERY_BLOCK = 8192
 
 
 def _kernel(distance_sq: np.ndarray) -> np.ndarray:
     """Thin-plate radial basis U(r) = r² log r, written with r² (U(0) = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = 0.5 * distance_sq * np.log(distance_sq)
-    return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    distance_sq = np.asarray(distance_sq, np.float64)
+    # log 1 = 0 stands in for log 0 where r = 0, and U is 0 there.
+    return 0.5 * distance_sq * _log(np.where(distance_sq > 0, distance_sq, 1.0))
+
+
+# Same on every CPU: the spline's field moves the face by fractions of a pixel, and a last-bit
+# difference there moves a remap coordinate across OpenCV's 1/32-pixel grid now and then, so a
+# pixel of a rendered frame, its JPEG and everything after it differ. NumPy's log has an AVX-512
+# kernel of its own (libm's elsewhere), BLAS and LAPACK (OpenCV's solve from 100 unknowns on)
+# pick their kernels by the CPU, and each adds in its own order. What follows uses only
+# elementwise IEEE 754 operations, exactly rounded at any vector width, in a fixed order.
+_LN2 = 0.6931471805599453
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    """Natural log of positive float64 values, within 3 ulp of libm's: x = m·2^e with m in
+    [√½, √2), log m = 2 atanh(s), s = (m − 1)/(m + 1), |s| < 0.172, by its series to s^27."""
+    mantissa, exponent = np.frexp(x)  # mantissa in [0.5, 1)
+    low = mantissa < np.sqrt(0.5)
+    mantissa = np.where(low, 2.0 * mantissa, mantissa)
+    exponent = exponent - low
+    s = (mantissa - 1.0) / (mantissa + 1.0)
+    s2 = s * s
+    series = np.full_like(s, 1.0 / 27.0)
+    for k in range(25, 0, -2):
+        series = series * s2 + 1.0 / k
+    return exponent * _LN2 + 2.0 * s * series
+
+
+def _solve(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """`system` x = `rhs` by Gaussian elimination with partial pivoting, row by row."""
+    a = np.array(system, np.float64)
+    b = np.array(rhs, np.float64)
+    n = len(a)
+    for k in range(n):
+        pivot = k + int(np.argmax(np.abs(a[k:, k])))
+        if a[pivot, k] == 0.0:
+            raise np.linalg.LinAlgError("thin-plate spline system is singular")
+        if pivot != k:
+            a[[k, pivot]] = a[[pivot, k]]
+            b[[k, pivot]] = b[[pivot, k]]
+        factors = a[k + 1:, k] / a[k, k]
+        a[k + 1:, k:] -= factors[:, None] * a[k, k:]
+        b[k + 1:] -= factors[:, None] * b[k]
+    x = np.zeros_like(b)
+    for k in range(n - 1, -1, -1):
+        for j in range(b.shape[1]):
+            x[k, j] = (b[k, j] - math.fsum(a[k, k + 1:] * x[k + 1:, j])) / a[k, k]
+    return x
+
+
+def _weighted_sum(weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`weights @ rows`, the rows added one at a time in their order."""
+    out = np.zeros((weights.shape[0], rows.shape[1]))
+    for k in range(rows.shape[0]):
+        out += weights[:, k:k + 1] * rows[k]
+    return out
 
 
 def _border_points(height: int, width: int, per_side: int = 4) -> np.ndarray:
@@ -92,20 +150,21 @@ def thin_plate_field(
     system[n:, :n] = affine.T
     rhs = np.zeros((n + 3, 2))
     rhs[:n] = values
-    # OpenCV's LU rather than LAPACK: multithreaded BLAS takes ~1000× longer on this small
-    # system when the cores are busy, and the renderer's worker pool keeps them busy.
-    ok, coefficients = cv2.solve(system, rhs, flags=cv2.DECOMP_LU)
-    if not ok:
-        raise np.linalg.LinAlgError("thin-plate spline system is singular")
+    # Not LAPACK, whose kernels depend on the CPU (see `_log`); nor multithreaded BLAS, which
+    # takes ~1000× longer on this small system when the renderer's workers keep the cores busy.
+    coefficients = _solve(system, rhs)
 
     grid_x = np.arange(0, width + GRID_STEP, GRID_STEP, dtype=np.float64)
     grid_y = np.arange(0, height + GRID_STEP, GRID_STEP, dtype=np.float64)
     gx, gy = np.meshgrid(grid_x, grid_y)
     query = np.stack([gx.ravel(), gy.ravel()], 1) / scale
-    basis = _kernel(((query[:, None] - source[None]) ** 2).sum(-1))
-    coarse = basis @ coefficients[:n] + np.hstack([np.ones((len(query), 1)), query]) @ (
-        coefficients[n:]
-    )
+    coarse = np.empty((len(query), 2))
+    # A block of grid nodes at a time: a SAMM-sized frame has 140 000 of them.
+    for start in range(0, len(query), QUERY_BLOCK):
+        block = query[start:start + QUERY_BLOCK]
+        basis = _kernel(((block[:, None] - source[None]) ** 2).sum(-1))
+        coarse[start:start + QUERY_BLOCK] = _weighted_sum(basis, coefficients[:n]) + (
+            _weighted_sum(np.hstack([np.ones((len(block), 1)), block]), coefficients[n:]))
     coarse = coarse.reshape(len(grid_y), len(grid_x), 2).astype(np.float32)
     # The coarse grid covers [0, (len-1)*step]; resize so its nodes land on those pixels.
     full_w, full_h = (len(grid_x) - 1) * GRID_STEP + 1, (len(grid_y) - 1) * GRID_STEP + 1
