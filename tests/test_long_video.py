@@ -330,8 +330,10 @@ def test_the_builtin_clip_corpus_is_unchanged(tmp_path: Path) -> None:
     write_sheet(tmp_path / "sheet.xlsx", specs)
     assert hashlib.sha256((tmp_path / "sheet.xlsx").read_bytes()).hexdigest() == (
         "91d682dd6eddd9b26409dc88e73569c2d66aedc668b198cb7a576275e50e17c0")
-    recorded = [(64, 128.128, 3.581, 1.9543), (74, 121.213, 3.187, 1.9639),
-                (43, 116.915, 3.024, 0.9588)]
+    # Frame means re-recorded when the stills' bicubic resize stopped going through IPP, whose
+    # AVX2 and AVX-512 kernels round differently (the same bytes on either CPU since).
+    recorded = [(64, 128.124, 3.581, 1.9543), (74, 121.210, 3.187, 1.9639),
+                (43, 116.912, 3.024, 0.9588)]
     for spec, (n_frames, mean, apex_change, apex_px) in zip(specs, recorded, strict=True):
         clip = render_clip(spec, faces[spec.subject - 1], cfg)
         frames = np.stack(clip.frames).astype(np.float64)

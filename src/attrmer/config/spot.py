@@ -30,17 +30,17 @@ class SpotCorpusConfig:
     # has at least one micro-expression, one macro-expression and one utterance).
     micro_per_minute: float = 10.0
     macro_per_minute: float = 8.0  # macro-expressions a minute
-    speech_per_minute: float = 6.0
+    speech_per_minute: float = 6.0  # utterances a minute (GRID speech motion, not annotated)
     blinks_per_minute: float = 15.0  # eye blinks a minute
     # Share of the blinks that fall inside an expression rather than in the rest between.
     blink_in_expression: float = 0.2
     # Scales on the AU amplitudes, as synth.intensity (1: apex at most 2 px on a 112 px
     # aligned face; 5: up to 10 px, a plain smile).
     micro_intensity: float = 1.0
-    macro_intensity: float = 5.0
+    macro_intensity: float = 5.0  # the same for macro-expressions (5: up to 10 px)
     # Head motion over a video: peak drift (aligned pixels) and peak roll (degrees).
     drift_px: float = 3.0
-    rotation_deg: float = 2.0
+    rotation_deg: float = 2.0  # peak head roll over a video, degrees
     # Peak head turn (yaw, about the vertical axis) over a video, degrees; 0: none. The face's
     # depth from an ellipsoid and a nose moves the near parts more than the outline.
     yaw_deg: float = 0.0
