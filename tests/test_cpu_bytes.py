@@ -4,11 +4,14 @@ The second CPU is emulated (bench/cpu_bytes.py runs the whole stages that way): 
 with the libraries' run-time dispatch capped to AVX2 (OpenCV and its IPP, NumPy, OpenBLAS)
 renders a few clips, aligns them and computes their TIM frames and flow, and every array on the
 way must equal the uncapped process's bit for bit. Skipped on a CPU without AVX-512, where
-there is nothing to take away, and where a cap does not take.
+there is nothing to take away, and where a cap does not take. The same arrays must also hash
+as recorded in tests/fixtures/data_bytes.json on another machine: on a CI machine of another
+CPU model, that is the real second CPU.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -45,6 +48,30 @@ def test_render_align_tim_flow_give_the_same_bits_under_avx2_caps(tmp_path: Path
     assert sorted(reference) == sorted(capped)
     differ = [name for name in reference if not np.array_equal(reference[name], capped[name])]
     assert not differ, f"differ under AVX2 caps: {differ}"
+
+
+DIGESTS = REPO / "tests" / "fixtures" / "data_bytes.json"
+
+
+def array_digest(array: np.ndarray) -> str:
+    """An array's bytes, dtype and shape, hashed."""
+    data = np.ascontiguousarray(array)
+    return hashlib.sha256(data.tobytes() + str(data.dtype).encode()
+                          + str(data.shape).encode()).hexdigest()[:16]
+
+
+def test_the_data_stages_give_the_bytes_recorded_on_another_cpu(tmp_path: Path) -> None:
+    """On whatever CPU this runs, the same bits as recorded (data_bytes.json says where): no
+    emulation, the real second CPU when CI's machine is another model. A change to the
+    renderer or the preprocessing that is meant to change them records them again
+    (`python tests/test_cpu_bytes.py --record`)."""
+    recorded = json.loads(DIGESTS.read_text())
+    _stage_arrays(tmp_path / "arrays.npz")
+    with np.load(tmp_path / "arrays.npz") as arrays:
+        found = {name: array_digest(arrays[name]) for name in sorted(arrays)}
+    differ = [name for name in recorded["digests"] if found.get(name) != recorded["digests"][name]]
+    assert sorted(found) == sorted(recorded["digests"])
+    assert not differ, f"differ from the bytes recorded on {recorded['recorded_on']}: {differ}"
 
 
 def _stage_arrays(out: Path) -> None:
@@ -93,5 +120,22 @@ def _stage_arrays(out: Path) -> None:
     np.savez(out, **arrays)
 
 
+def _record(machine: str) -> None:
+    """Write data_bytes.json from this CPU's arrays."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        _stage_arrays(Path(work) / "arrays.npz")
+        with np.load(Path(work) / "arrays.npz") as arrays:
+            digests = {name: array_digest(arrays[name]) for name in sorted(arrays)}
+    DIGESTS.write_text(json.dumps({
+        "what": "SHA-256 (first 16 hex digits) of each array _stage_arrays computes: bytes, "
+                "dtype and shape",
+        "recorded_on": machine, "digests": digests}, indent=1) + "\n")
+
+
 if __name__ == "__main__":
-    _stage_arrays(Path(sys.argv[1]))
+    if sys.argv[1] == "--record":
+        _record(" ".join(sys.argv[2:]) or "this machine")
+    else:
+        _stage_arrays(Path(sys.argv[1]))
