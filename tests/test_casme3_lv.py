@@ -273,3 +273,26 @@ def test_every_annotated_expression_counts_as_megc_scores_it(delivery: Path):
     notes = {(r["video"], r["note"]) for r in rows if r["note"]}
     assert any(video == "spNO.5/c" and note.startswith("not spotted:") for video, note in notes)
     assert any("unusable sheet row 6: offset 0" in note for _, note in notes)
+
+
+def test_a_builtin_corpus_is_read_at_its_own_frame_rate(tmp_path: Path):
+    """The sheet does not say the rate; the built-in corpus's corpus.json does, and a 200 fps
+    corpus read at CAS(ME)^3's 30 would have every duration in seconds wrong."""
+    import json
+
+    from attrmer.spot.run import SpottingInputError, read_index
+
+    write_sheet(tmp_path / "CAS(ME)3_part_A_v2.xlsx", EXPRESSIONS, BLINKS)
+    assert set(read_index(tmp_path).videos["fps"]) == {30.0}  # a delivery: CAS(ME)^3's rate
+    (tmp_path / "corpus.json").write_text(json.dumps({"fps": 200}))
+    assert set(read_index(tmp_path).videos["fps"]) == {200.0}
+    (tmp_path / "corpus.json").write_text(json.dumps({"fps": 0}))
+    with pytest.raises(SpottingInputError, match="corpus.json: frame rate 0"):
+        read_index(tmp_path)
+
+
+def test_the_builtin_corpus_file_is_the_one_the_renderer_writes():
+    from attrmer.spot.run import BUILTIN_CORPUS_FILE
+    from attrmer.synth.long_video.corpus import CORPUS_JSON
+
+    assert BUILTIN_CORPUS_FILE == CORPUS_JSON

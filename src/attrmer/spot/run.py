@@ -29,6 +29,9 @@ from attrmer.datasets.casme3_lv import (
     ground_truth,
     read_long_videos,
 )
+from attrmer.datasets.casme3_lv import (
+    FPS as CASME3_FPS,
+)
 from attrmer.errors import AttrmerError
 from attrmer.io import atomic_path
 from attrmer.spot.evaluate import SpottingCounts, evaluate_spotting, per_video
@@ -64,8 +67,31 @@ def long_video_root(videos_dir: str | Path) -> Path:
     return root
 
 
+# What the built-in corpus records of itself beside its sheet
+# (attrmer.synth.long_video.corpus.CORPUS_JSON), its frame rate among it.
+BUILTIN_CORPUS_FILE = "corpus.json"
+
+
 def read_index(videos_dir: str | Path) -> LongVideoIndex:
-    return read_long_videos(long_video_root(videos_dir))
+    """The long videos of the `long_videos` stage's output, at their frame rate."""
+    root = long_video_root(videos_dir)
+    return read_long_videos(root, fps=corpus_fps(root))
+
+
+def corpus_fps(root: str | Path) -> float:
+    """The frame rate of the long videos in `root`: a built-in corpus's own (its
+    corpus.json), else CAS(ME)^3's 30 fps. The sheet does not say, and a rate read wrong turns
+    every duration the spotter measures in seconds into the wrong number of frames."""
+    record = Path(root) / BUILTIN_CORPUS_FILE
+    if not record.is_file():
+        return CASME3_FPS
+    try:
+        fps = float(json.loads(record.read_text())["fps"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SpottingInputError(f"{record}: no frame rate in it ({exc})") from None
+    if not fps > 0:
+        raise SpottingInputError(f"{record}: frame rate {fps} is not positive")
+    return fps
 
 
 @dataclass
