@@ -41,3 +41,22 @@ def test_the_site_lists_every_page() -> None:
     docs = REPO / config.get("docs_dir", "docs")
     pages = {p.relative_to(docs).as_posix() for p in docs.rglob("*.md")}
     assert sorted(pages) == sorted(_nav_pages(config["nav"]))
+
+
+def test_the_readme_spotting_figures_are_the_spotting_pages() -> None:
+    """The README's one table of figures is the spotting page's, which is tested against the
+    metrics files (tests/test_results_pages.py)."""
+    readme = (REPO / "README.md").read_text()
+    page = (REPO / "docs" / "results" / "spotting.md").read_text()
+    shown = {}
+    for line in readme.splitlines():
+        if line.startswith("| `spot."):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            shown[cells[0].split("`")[1]] = cells[1:]
+    assert set(shown) == {"spot.corpus", "spot.corpus_200fps", "spot.tuning_corpus"}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| `spot.") and cells[0].strip("`") in shown:
+            # The page's columns: corpus, role, videos, micro F1, macro F1, overall F1,
+            # micro STRS, macro STRS, overall STRS.
+            assert shown[cells[0].strip("`")] == [cells[5], cells[3], cells[8]], cells[0]
