@@ -287,7 +287,7 @@ def test_a_builtin_corpus_is_read_at_its_own_frame_rate(tmp_path: Path):
     (tmp_path / "corpus.json").write_text(json.dumps({"fps": 200}))
     assert set(read_index(tmp_path).videos["fps"]) == {200.0}
     (tmp_path / "corpus.json").write_text(json.dumps({"fps": 0}))
-    with pytest.raises(SpottingInputError, match="corpus.json: frame rate 0"):
+    with pytest.raises(SpottingInputError, match=r"corpus\.json: frame rate 0"):
         read_index(tmp_path)
 
 

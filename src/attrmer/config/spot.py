@@ -76,7 +76,7 @@ class SpotCorpusConfig:
 
 
 # The built-in corpora of SpotConfig, each spotted and scored by its own run of the spotting
-# stages (dvc.yaml: long_videos@<name> ... evaluate_spotting@<name>).
+# stages (dvc.yaml's for `corpus`; spotting/dvc.yaml's `spot@<name>` ... for the others).
 CORPORA = ("corpus", "corpus_200fps", "tuning_corpus")
 
 

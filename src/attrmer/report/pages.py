@@ -349,13 +349,14 @@ SPOTTING_CORPORA = (
 def spotting_page(sources: Sources, lock: Lock) -> list[str]:
     found = [(name, path, role, sources.json(path)) for name, path, role in SPOTTING_CORPORA]
     if all(spotting is None for *_, spotting in found):
-        return missing(SPOTTING_METRICS, "`dvc repro` (the evaluate_spotting stages)")
+        return missing(SPOTTING_METRICS, "`dvc repro` (the evaluate_spotting stage)")
     iou = next(s.get("iou", "?") for *_, s in found if s is not None)
     summary = []
     for name, path, role, spotting in found:
         if spotting is None:
-            summary.append([f"`spot.{name}`", f"not in this project folder ({path})"]
-                           + [""] * 7)
+            command = "dvc repro" if name == "corpus" else "dvc repro spotting/dvc.yaml"
+            summary.append([f"`spot.{name}`", f"not in this project folder: `{command}` "
+                                             f"writes {path}"] + [""] * 7)
             continue
         strs = spotting.get("strs") or {}
         summary.append([f"`spot.{name}`", role, _corpus_text(name, lock, spotting)]
