@@ -11,7 +11,6 @@ The answer's MEGC class (`attrmer.spot.strs`) is what the spot-then-recognise sc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from attrmer.predict.clips import ClipSource, InputError, read_clip, widen
@@ -67,14 +66,10 @@ def recognise_intervals(predictor: Any, source: ClipSource, intervals: Sequence[
 
 
 def subject_and_video(video_key: str) -> tuple[str, str]:
-    """A long video's subject and video name: "<Subject>/<Filename>" as a CAS(ME)^3 sheet names
-    it, or a path's last two parts."""
-    parts = [p for p in Path(video_key).parts if p not in ("/", "")]
-    if parts and parts[-1].lower() == "color":  # a CAS(ME)^3 frame folder
-        parts = parts[:-1]
-    if not parts:
-        return "", ""
-    return (parts[-2] if len(parts) > 1 else ""), parts[-1]
+    """A long video's subject and video name from its key, "<Subject>/<Filename>" as a
+    CAS(ME)^3 sheet names it (and `attrmer spot`'s `video_key` makes of a path)."""
+    subject, _, video = video_key.rpartition("/")
+    return subject, video
 
 
 def megc_rows(recognised: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
